@@ -1,0 +1,28 @@
+"""TensorFlow side of the parity matrix: value and gradient of a Keras loss class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from losses_tf.losses import loss_class
+from spec.registry import LossSpec
+
+
+def value_and_grad(
+    spec: LossSpec, params: dict[str, Any], reduction: str, y_pred: np.ndarray, y_true: np.ndarray,
+    sample_weight: np.ndarray | None, dtype: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loss value and d(sum of value)/d y_pred through the ``keras.losses.Loss`` class."""
+    loss = loss_class(spec)(reduction=reduction, dtype=dtype, **params)
+    x = tf.constant(y_pred, dtype=dtype)
+    t = tf.constant(y_true) if np.issubdtype(y_true.dtype, np.integer) else tf.constant(y_true, dtype=dtype)
+    w = None if sample_weight is None else tf.constant(sample_weight, dtype=dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        value = loss(t, x, sample_weight=w)
+        total = tf.reduce_sum(value)
+    grad = tape.gradient(total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return value.numpy().astype(np.float64), grad.numpy().astype(np.float64)

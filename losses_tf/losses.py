@@ -1,0 +1,142 @@
+"""``keras.losses.Loss`` classes generated from the spec registry."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Mapping
+
+import keras
+import tensorflow as tf
+
+from spec import config as neutral
+from spec.framework import class_doc, init_signature, non_default
+from spec.reduction import canonical_reduction
+from spec.registry import LossSpec, evaluate, get
+
+CLASS_AXIS = -1  # Keras layout: channels-last
+
+_FRAMEWORK_ARGS = """        reduction: "sum_over_batch_size" (default; the neutral "mean"), "sum" or "none".
+        name: display name (defaults to the spec name).
+        dtype: computation dtype; inputs are cast to it (Keras' float32 by default).
+
+    Call: ``loss(y_true, y_pred, sample_weight=None)``, as every Keras loss."""
+
+
+def _to_tensor(x: Any) -> tf.Tensor:
+    return x if tf.is_tensor(x) else tf.convert_to_tensor(x)
+
+
+class SpecLoss(keras.losses.Loss):
+    """Base of every generated Keras loss: a thin shell over the spec."""
+
+    spec: LossSpec
+
+    def __init__(
+        self, *, reduction: str | None = "sum_over_batch_size", name: str | None = None, dtype: Any = None,
+        **params: Any,
+    ) -> None:
+        self.params = self.spec.bind(params)
+        self._neutral_reduction = canonical_reduction(reduction)
+        super().__init__(name=name or self.spec.name, reduction=self._neutral_reduction, dtype=dtype)
+        self._dtype_arg = dtype
+
+    def _prepare(self, y_true: Any, y_pred: Any) -> tuple[tf.Tensor, tf.Tensor]:
+        y_pred = _to_tensor(y_pred)
+        y_true = _to_tensor(y_true)
+        if y_pred.dtype.is_floating and y_pred.dtype.name != self.dtype:
+            y_pred = tf.cast(y_pred, self.dtype)
+        if self.spec.inputs.labels and y_true.dtype.is_floating and self._looks_like_labels(y_true, y_pred):
+            # Keras' sparse losses accept float labels and cast them.
+            y_true = tf.cast(y_true, tf.int64)
+        elif y_true.dtype.is_floating and y_true.dtype != y_pred.dtype:
+            y_true = tf.cast(y_true, y_pred.dtype)
+        if (
+            self.spec.inputs.kind == "elementwise"
+            and y_true.shape.rank == y_pred.shape.rank - 1
+            and y_pred.shape[-1] == 1
+        ):
+            y_true = tf.expand_dims(y_true, -1)  # Keras pairs (N,) targets with (N, 1) outputs
+        return y_true, y_pred
+
+    def _looks_like_labels(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> bool:
+        if y_true.shape.rank == y_pred.shape.rank - 1:
+            return True
+        axis = self.params.get("class_axis")
+        axis = CLASS_AXIS if axis is None else axis
+        return y_true.shape.rank == y_pred.shape.rank and y_true.shape[axis] == 1 and (y_pred.shape[axis] or 0) > 1
+
+    def _evaluate(self, y_true: Any, y_pred: Any, sample_weight: Any, reduction: str) -> tf.Tensor:
+        y_true, y_pred = self._prepare(y_true, y_pred)
+        if sample_weight is not None:
+            sample_weight = _to_tensor(sample_weight)
+        return evaluate(
+            self.spec, self.params, y_pred, y_true,
+            sample_weight=sample_weight, reduction=reduction, default_class_axis=CLASS_AXIS,
+        )
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> tf.Tensor:
+        # The spec applies sample_weight and the reduction itself (class-weight
+        # and ignore-index normalisation would be lost in Keras' generic one).
+        with tf.name_scope(self.name):
+            return self._evaluate(y_true, y_pred, sample_weight, self._neutral_reduction)
+
+    def call(self, y_true: Any, y_pred: Any) -> tf.Tensor:
+        """Unreduced loss elements."""
+        return self._evaluate(y_true, y_pred, None, "none")
+
+    def get_config(self) -> dict[str, Any]:
+        """The neutral config plus Keras extras; ``from_config`` of either framework accepts it."""
+        return neutral.to_config(
+            self.spec,
+            self.params,
+            reduction=self._neutral_reduction,
+            dtype=self._dtype_arg if isinstance(self._dtype_arg, str) else None,
+            display_name=self.name if self.name != self.spec.name else None,
+        )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "SpecLoss":
+        spec, params, extras = neutral.from_config(config)
+        if spec is not cls.spec:
+            raise ValueError(f"{cls.__name__} is the {cls.spec.name!r} loss, got a config for {spec.name!r}")
+        return _instantiate(cls, params, extras)
+
+    def __repr__(self) -> str:
+        shown = non_default(self.spec, self.params)
+        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+
+def _instantiate(cls: type[SpecLoss], params: dict, extras: dict) -> SpecLoss:
+    return cls(
+        reduction=extras["reduction"], name=extras.get("display_name"), dtype=extras.get("dtype"), **params
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _build(spec: LossSpec) -> type[SpecLoss]:
+    def __init__(
+        self, *, reduction: str | None = "sum_over_batch_size", name: str | None = None, dtype: Any = None,
+        **params: Any,
+    ) -> None:
+        SpecLoss.__init__(self, reduction=reduction, name=name, dtype=dtype, **params)
+
+    __init__.__signature__ = init_signature(  # type: ignore[attr-defined]
+        spec, [("reduction", "sum_over_batch_size"), ("name", None), ("dtype", None)]
+    )
+    cls = type(
+        spec.class_name,
+        (SpecLoss,),
+        {"spec": spec, "__init__": __init__, "__doc__": class_doc(spec, _FRAMEWORK_ARGS), "__module__": "losses_tf"},
+    )
+    return keras.saving.register_keras_serializable(package="lossbridge", name=spec.class_name)(cls)
+
+
+def loss_class(name: str | LossSpec) -> type[SpecLoss]:
+    """The ``keras.losses.Loss`` class of a registered loss (built-in or user-defined)."""
+    return _build(get(name) if isinstance(name, str) else name)
+
+
+def from_config(config: Mapping[str, Any] | str) -> SpecLoss:
+    """Build a Keras loss from a neutral config (written by either framework)."""
+    spec, params, extras = neutral.from_config(config)
+    return _instantiate(loss_class(spec), params, extras)

@@ -1,0 +1,146 @@
+"""TensorFlow backend of the ops protocol."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import tensorflow as tf
+
+from spec.ops import Ops, composite_forced
+
+
+def _axis(axis: int | Sequence[int] | None) -> int | list[int] | None:
+    return list(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+class TensorFlowOps(Ops):
+    name = "tensorflow"
+
+    def shape(self, x):
+        return tuple(int(d) if d is not None else -1 for d in x.shape)
+
+    def is_integer(self, x):
+        return x.dtype.is_integer
+
+    def is_floating(self, x):
+        return x.dtype.is_floating
+
+    def dtype_name(self, x):
+        return x.dtype.name
+
+    def is_tracing(self, x):
+        return not tf.executing_eagerly()
+
+    def value_range(self, x):
+        if tf.size(x) == 0:
+            return 0.0, 0.0
+        if x.dtype == tf.bool:
+            x = tf.cast(x, tf.int32)
+        return tf.reduce_min(x).numpy().item(), tf.reduce_max(x).numpy().item()
+
+    def count_where(self, x):
+        return int(tf.math.count_nonzero(x))
+
+    def first_where(self, cond, values):
+        return tf.boolean_mask(values, cond)[0].numpy().item()
+
+    def constant(self, value: Any, like):
+        return tf.constant(value, dtype=like.dtype)
+
+    def cast(self, x, like):
+        return tf.cast(x, like.dtype)
+
+    def reshape(self, x, shape):
+        return tf.reshape(x, list(shape))
+
+    def moveaxis(self, x, source, destination):
+        return tf.experimental.numpy.moveaxis(x, source, destination)
+
+    def expand_dims(self, x, axis):
+        return tf.expand_dims(x, axis)
+
+    def exp(self, x):
+        return tf.exp(x)
+
+    def log(self, x):
+        return tf.math.log(x)
+
+    def abs(self, x):
+        return tf.abs(x)
+
+    def power(self, x, exponent):
+        return tf.pow(x, tf.constant(exponent, dtype=x.dtype))
+
+    def sigmoid(self, x):
+        return tf.sigmoid(x)
+
+    def log_sigmoid(self, x):
+        return tf.math.log_sigmoid(x)
+
+    def softmax(self, x, axis):
+        return tf.nn.softmax(x, axis=axis)
+
+    def log_softmax(self, x, axis):
+        return tf.nn.log_softmax(x, axis=axis)
+
+    def where(self, cond, a, b):
+        # Python numbers take the dtype of the tensor branch (TF refuses mixed widths).
+        if not tf.is_tensor(a):
+            a = tf.constant(a, dtype=b.dtype)
+        elif not tf.is_tensor(b):
+            b = tf.constant(b, dtype=a.dtype)
+        return tf.where(cond, a, b)
+
+    def _pair(self, a, b):
+        if not tf.is_tensor(b):
+            b = tf.constant(b, dtype=a.dtype)
+        return a, b
+
+    def equal(self, a, b):
+        return tf.equal(*self._pair(a, b))
+
+    def not_equal(self, a, b):
+        return tf.not_equal(*self._pair(a, b))
+
+    def less(self, a, b):
+        return tf.less(*self._pair(a, b))
+
+    def less_equal(self, a, b):
+        return tf.less_equal(*self._pair(a, b))
+
+    def greater(self, a, b):
+        return tf.greater(*self._pair(a, b))
+
+    def logical_and(self, a, b):
+        return tf.logical_and(a, b)
+
+    def sum(self, x, axis=None, keepdims=False):
+        if isinstance(axis, (list, tuple)) and not axis:
+            return x
+        return tf.reduce_sum(x, axis=_axis(axis), keepdims=keepdims)
+
+    def mean(self, x, axis=None, keepdims=False):
+        return tf.reduce_mean(x, axis=_axis(axis), keepdims=keepdims)
+
+    def amax(self, x, axis=None, keepdims=False):
+        return tf.reduce_max(x, axis=_axis(axis), keepdims=keepdims)
+
+    def one_hot(self, labels, depth, axis, like):
+        return tf.one_hot(labels, depth, axis=axis, dtype=like.dtype)
+
+    def take_along_axis(self, x, index, axis):
+        return tf.experimental.numpy.take_along_axis(x, tf.cast(index, tf.int64), axis=axis)
+
+    def gather(self, vector, index):
+        return tf.gather(vector, index)
+
+    def stop_gradient(self, x):
+        return tf.stop_gradient(x)
+
+    def sparse_softmax_cross_entropy(self, logits, labels, axis):
+        if composite_forced():
+            return super().sparse_softmax_cross_entropy(logits, labels, axis)
+        last = len(logits.shape) - 1
+        if axis != last:
+            logits = tf.experimental.numpy.moveaxis(logits, axis, last)
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)

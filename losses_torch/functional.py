@@ -1,0 +1,48 @@
+"""Functional form of every registered loss: ``functional.<name>(input, target, ...)``."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import torch
+
+from spec.registry import evaluate, get, names
+
+CLASS_AXIS = 1
+
+
+@functools.lru_cache(maxsize=None)
+def _function(name: str) -> Callable[..., torch.Tensor]:
+    spec = get(name)
+
+    def loss(
+        input: torch.Tensor,
+        target: torch.Tensor,
+        *,
+        sample_weight: torch.Tensor | None = None,
+        reduction: str = "mean",
+        **params: Any,
+    ) -> torch.Tensor:
+        return evaluate(
+            spec, spec.bind(params), input, target,
+            sample_weight=sample_weight, reduction=reduction, default_class_axis=CLASS_AXIS,
+        )
+
+    loss.__name__ = loss.__qualname__ = name
+    loss.__doc__ = spec.doc
+    loss.__module__ = __name__
+    return loss
+
+
+def __getattr__(name: str) -> Callable[..., torch.Tensor]:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    try:
+        return _function(name)
+    except ValueError:
+        raise AttributeError(f"module {__name__!r} has no loss {name!r}; registered: {', '.join(names())}") from None
+
+
+def __dir__() -> list[str]:
+    return sorted(names())

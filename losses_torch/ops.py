@@ -1,0 +1,150 @@
+"""PyTorch backend of the ops protocol."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from spec.ops import Ops, composite_forced
+
+_INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+
+
+def _dims(axis: int | Sequence[int] | None) -> int | list[int] | None:
+    return list(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+class TorchOps(Ops):
+    name = "torch"
+
+    def shape(self, x):
+        return tuple(x.shape)
+
+    def is_integer(self, x):
+        return x.dtype in _INT_DTYPES
+
+    def is_floating(self, x):
+        return x.dtype.is_floating_point
+
+    def dtype_name(self, x):
+        return str(x.dtype).replace("torch.", "")
+
+    def is_tracing(self, x):
+        return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+    def value_range(self, x):
+        if x.numel() == 0:
+            return 0.0, 0.0
+        with torch.no_grad():
+            low, high = torch.aminmax(x.detach() if x.dtype != torch.bool else x.to(torch.uint8))
+        return low.item(), high.item()
+
+    def count_where(self, x):
+        return int(torch.count_nonzero(x))
+
+    def first_where(self, cond, values):
+        return values[cond].flatten()[0].item()
+
+    def constant(self, value: Any, like):
+        return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+
+    def cast(self, x, like):
+        return x.to(like.dtype)
+
+    def reshape(self, x, shape):
+        return x.reshape(tuple(shape))
+
+    def moveaxis(self, x, source, destination):
+        return torch.movedim(x, source, destination)
+
+    def expand_dims(self, x, axis):
+        return x.unsqueeze(axis)
+
+    def exp(self, x):
+        return torch.exp(x)
+
+    def log(self, x):
+        return torch.log(x)
+
+    def abs(self, x):
+        return torch.abs(x)
+
+    def power(self, x, exponent):
+        return torch.pow(x, exponent)
+
+    def sigmoid(self, x):
+        return torch.sigmoid(x)
+
+    def log_sigmoid(self, x):
+        return F.logsigmoid(x)
+
+    def softmax(self, x, axis):
+        return torch.softmax(x, axis)
+
+    def log_softmax(self, x, axis):
+        return torch.log_softmax(x, axis)
+
+    def where(self, cond, a, b):
+        return torch.where(cond, a, b)
+
+    def equal(self, a, b):
+        return a == b
+
+    def not_equal(self, a, b):
+        return a != b
+
+    def less(self, a, b):
+        return a < b
+
+    def less_equal(self, a, b):
+        return a <= b
+
+    def greater(self, a, b):
+        return a > b
+
+    def logical_and(self, a, b):
+        return torch.logical_and(a, b)
+
+    def sum(self, x, axis=None, keepdims=False):
+        if axis is None:
+            return torch.sum(x)
+        if isinstance(axis, (list, tuple)) and not axis:
+            return x
+        return torch.sum(x, dim=_dims(axis), keepdim=keepdims)
+
+    def mean(self, x, axis=None, keepdims=False):
+        if axis is None:
+            return torch.mean(x)
+        return torch.mean(x, dim=_dims(axis), keepdim=keepdims)
+
+    def amax(self, x, axis=None, keepdims=False):
+        if axis is None:
+            return torch.amax(x)
+        return torch.amax(x, dim=_dims(axis), keepdim=keepdims)
+
+    def one_hot(self, labels, depth, axis, like):
+        # Comparing with a broadcast arange is faster than F.one_hot + movedim
+        # and keeps the class axis where the caller wants it.
+        expanded = labels.unsqueeze(axis)
+        shape = [1] * expanded.dim()
+        shape[axis] = depth
+        classes = torch.arange(depth, device=labels.device).reshape(shape)
+        return (expanded == classes).to(like.dtype)
+
+    def take_along_axis(self, x, index, axis):
+        return torch.gather(x, axis, index.long())
+
+    def gather(self, vector, index):
+        return vector[index.long()]
+
+    def stop_gradient(self, x):
+        return x.detach()
+
+    def sparse_softmax_cross_entropy(self, logits, labels, axis):
+        if composite_forced():
+            return super().sparse_softmax_cross_entropy(logits, labels, axis)
+        if axis != 1 and logits.dim() > 2:
+            logits = torch.movedim(logits, axis, 1)
+        return F.cross_entropy(logits, labels.long(), reduction="none")

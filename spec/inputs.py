@@ -1,0 +1,188 @@
+"""Input contracts and the eager checks that enforce them.
+
+Checks run before a formula, in every backend, and raise ``ValueError`` /
+``TypeError`` messages that name the argument, what it got and what was
+expected.  Shape checks always run; checks that need tensor *values* (label
+range, probability range) run only eagerly: while a graph is being traced
+(``tf.function``, ``torch.compile``) they are skipped, since formulas must stay
+free of value-dependent Python branches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from spec.ops import Ops, normalize_axis
+
+Tensor = Any
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a loss takes.
+
+    Attributes:
+        kind: ``"classes"`` -- ``y_pred`` has a class axis (``class_axis``) and
+            ``y_true`` is either one-hot/soft with ``y_pred``'s shape or, when
+            ``labels`` is true, integer labels with the class axis removed;
+            ``"elementwise"`` -- ``y_true`` has ``y_pred``'s shape.
+        labels: integer-label targets are accepted.
+        target_range: dense targets must lie in this closed interval (or None).
+        min_ndim: smallest rank of ``y_pred``.
+        prediction: human description of ``y_pred`` for the docs.
+    """
+
+    kind: str
+    labels: bool = False
+    target_range: tuple[float, float] | None = None
+    min_ndim: int = 1
+    prediction: str = "predictions"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Checked inputs handed to a formula."""
+
+    y_pred: Tensor
+    y_true: Tensor
+    class_axis: int | None
+    is_labels: bool
+
+
+def _fmt(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_inputs(
+    ops: Ops,
+    name: str,
+    inputs: Inputs,
+    params: Mapping[str, Any],
+    y_pred: Tensor,
+    y_true: Tensor,
+    class_axis: int | None,
+    *,
+    check_values: bool = True,
+) -> Prepared:
+    """Validate ``y_pred``/``y_true`` against ``inputs`` and ``params``."""
+    if not ops.is_floating(y_pred):
+        raise TypeError(
+            f"{name}: y_pred must be a floating-point tensor ({inputs.prediction}), got dtype {ops.dtype_name(y_pred)}"
+        )
+    eager = check_values and not ops.is_tracing(y_pred)
+    pred_shape, true_shape = ops.shape(y_pred), ops.shape(y_true)
+    if len(pred_shape) < inputs.min_ndim:
+        raise ValueError(
+            f"{name}: y_pred must have at least {inputs.min_ndim} dimensions, got shape {_fmt(pred_shape)}"
+        )
+    axis = None
+    if class_axis is not None:
+        axis = normalize_axis(class_axis, len(pred_shape))
+    is_labels = False
+    if inputs.kind == "classes":
+        if axis == 0:
+            raise ValueError(
+                f"{name}: class_axis={class_axis} is the batch axis of y_pred shape {_fmt(pred_shape)}; "
+                f"expected the class axis to follow the batch axis (1 for channels-first, -1 for channels-last)"
+            )
+        num_classes = pred_shape[axis]
+        label_shape = pred_shape[:axis] + pred_shape[axis + 1 :]
+        if (
+            inputs.labels
+            and len(true_shape) == len(pred_shape)
+            and ops.is_integer(y_true)
+            and true_shape[axis] == 1
+            and num_classes > 1
+            and true_shape[:axis] + true_shape[axis + 1 :] == label_shape
+        ):
+            # labels given with a singleton class axis (MONAI's B1HW, Keras' (N, 1))
+            y_true = ops.reshape(y_true, label_shape)
+            true_shape = label_shape
+        if true_shape == pred_shape:
+            pass
+        elif len(true_shape) == len(pred_shape) - 1 and inputs.labels:
+            if true_shape != label_shape:
+                raise ValueError(
+                    f"{name}: integer labels y_true must have shape {_fmt(label_shape)} "
+                    f"(y_pred {_fmt(pred_shape)} without class axis {axis}), got {_fmt(true_shape)}"
+                )
+            if params.get("multilabel"):
+                raise ValueError(
+                    f"{name}: multilabel=True needs y_true with y_pred's shape {_fmt(pred_shape)} "
+                    f"(independent 0/1 targets per class), got integer labels of shape {_fmt(true_shape)}"
+                )
+            if not ops.is_integer(y_true):
+                raise TypeError(
+                    f"{name}: y_true of shape {_fmt(true_shape)} has no class axis, so it must hold integer "
+                    f"labels, got dtype {ops.dtype_name(y_true)}; pass one-hot targets of shape "
+                    f"{_fmt(pred_shape)} instead"
+                )
+            is_labels = True
+            if eager:
+                _check_labels(ops, name, y_true, num_classes, params.get("ignore_index"))
+        else:
+            expected = f"{_fmt(pred_shape)}" + (
+                f" or integer labels of shape {_fmt(label_shape)}" if inputs.labels else ""
+            )
+            raise ValueError(
+                f"{name}: y_true shape {_fmt(true_shape)} does not match y_pred shape {_fmt(pred_shape)} "
+                f"with {num_classes} classes on class_axis={class_axis}; expected y_true of shape {expected}"
+            )
+        weights = params.get("class_weights")
+        if weights is not None and len(weights) != num_classes:
+            raise ValueError(
+                f"{name}: class_weights has {len(weights)} entries but y_pred has {num_classes} classes "
+                f"on class_axis={class_axis} (shape {_fmt(pred_shape)}); expected {num_classes} weights"
+            )
+    else:
+        if true_shape != pred_shape:
+            raise ValueError(
+                f"{name}: y_true shape {_fmt(true_shape)} does not match y_pred shape {_fmt(pred_shape)}; "
+                f"expected identical shapes (no broadcasting)"
+            )
+        pos_weight = params.get("pos_weight")
+        if isinstance(pos_weight, list):
+            if axis is None or len(pos_weight) != pred_shape[axis]:
+                size = pred_shape[axis] if axis is not None else None
+                raise ValueError(
+                    f"{name}: pos_weight has {len(pos_weight)} entries; expected one per class, "
+                    f"i.e. {size} along class_axis={class_axis} of y_pred shape {_fmt(pred_shape)}"
+                )
+    if not is_labels and not ops.is_floating(y_true):
+        y_true = ops.cast(y_true, y_pred)
+    if eager:
+        if params.get("from_logits") is False:
+            low, high = ops.value_range(y_pred)
+            if low < 0.0 or high > 1.0:
+                raise ValueError(
+                    f"{name}: from_logits=False expects probabilities in [0, 1] as y_pred, got values in "
+                    f"[{low:.6g}, {high:.6g}]; pass from_logits=True if these are logits"
+                )
+        if inputs.target_range is not None and not is_labels:
+            low, high = ops.value_range(y_true)
+            lo, hi = inputs.target_range
+            if low < lo or high > hi:
+                raise ValueError(
+                    f"{name}: y_true must lie in [{lo:g}, {hi:g}], got values in [{low:.6g}, {high:.6g}]"
+                )
+    return Prepared(y_pred, y_true, axis, is_labels)
+
+
+def _check_labels(ops: Ops, name: str, labels: Tensor, num_classes: int, ignore_index: int | None) -> None:
+    low, high = ops.value_range(labels)
+    if low >= 0 and high < num_classes:
+        return
+    in_range = ops.logical_and(ops.greater(labels, -1), ops.less(labels, num_classes))
+    bad = ops.equal(in_range, False)
+    if ignore_index is not None:
+        bad = ops.logical_and(bad, ops.not_equal(labels, ignore_index))
+    count = ops.count_where(bad)
+    if count:
+        example = ops.first_where(bad, labels)
+        allowed = f"[0, {num_classes})" + (f" or ignore_index={ignore_index}" if ignore_index is not None else "")
+        raise ValueError(
+            f"{name}: integer labels in y_true must be in {allowed} for {num_classes} classes, "
+            f"got {count} label(s) outside it, e.g. {example}"
+        )
+

@@ -1,0 +1,338 @@
+"""Overlap losses for N-D segmentation (Dice, generalized Dice, Tversky, Jaccard).
+
+All four are written through the same sufficient statistics: per sample and
+class (or per class over the whole batch with ``batch=True``) the soft
+intersection ``I = sum(p * g)``, the prediction volume ``P = sum(p)`` and the
+target volume ``G = sum(g)`` (``sum(p^2)``, ``sum(g^2)`` when ``squared``).
+False positives and negatives are ``FP = P - I`` and ``FN = G - I``.  Because
+they are plain sums, a distributed run can all-reduce them before the ratio.
+
+Empty classes: when a class has neither target nor prediction the ratio is
+``smooth_nr / smooth_dr`` (1 with the default equal smoothing, loss 0).  If its
+denominator is exactly 0 (``smooth_dr=0``), the score is defined as 1 -- the
+loss is 0 with zero gradient, never NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spec.inputs import Inputs
+from spec.losses._classification import CLASS_AXIS, FROM_LOGITS
+from spec.losses._targets import class_probabilities, dense_targets
+from spec.ops import Ops, safe_divide, safe_power
+from spec.params import Param, ParamSet
+from spec.registry import LossSpec, register
+from spec.samples import segmentation_samples
+
+Tensor = Any
+
+OVERLAP_PARAMS = (
+    CLASS_AXIS,
+    FROM_LOGITS,
+    Param("multilabel", "bool", False, "classes are independent: sigmoid per class, 0/1 targets per class"),
+    Param("smooth", "float", 1e-5, "added to numerator and denominator of every ratio", low=0.0),
+    Param("smooth_nr", "float", None, "numerator smoothing (default: smooth)", optional=True, low=0.0),
+    Param("smooth_dr", "float", None, "denominator smoothing (default: smooth)", optional=True, low=0.0),
+    Param("batch", "bool", False, "sum the statistics over the whole batch before the ratio"),
+    Param("include_background", "bool", True, "keep class 0 in the class average"),
+    Param("class_weights", "floats", None, "per-class weights of the class average", optional=True, low=0.0),
+    Param("ignore_index", "int", None, "label whose pixels are excluded from all statistics", optional=True),
+    Param("squared", "bool", False, "square p and g in the volumes of the denominator (V-Net)"),
+)
+
+_ARGS_DOC = """
+    Args:
+        y_pred: logits or probabilities ``(N, C, *spatial)`` channels-first or
+            ``(N, *spatial, C)`` channels-last; 2-D and 3-D maps (any number of
+            spatial axes, including none).
+        y_true: one-hot (or soft / multi-label 0/1) targets with ``y_pred``'s
+            shape, or integer labels ``(N, *spatial)``.
+        class_axis: class axis of ``y_pred``.
+        from_logits: apply softmax over classes (sigmoid per class when
+            ``multilabel``) to ``y_pred``.
+        multilabel: classes are independent binary channels.
+        smooth: added to numerator and denominator (``smooth_nr`` /
+            ``smooth_dr`` override each side).
+        batch: statistics summed over the batch: one value for the batch.
+        include_background: when False, class 0 is left out of the average.
+        class_weights: weights :math:`w_c` of the class average
+            :math:`\\sum_c w_c \\ell_c / \\sum_c w_c`.
+        ignore_index: pixels with this label are removed from both prediction
+            and target statistics.
+        squared: use :math:`\\sum p^2` and :math:`\\sum g^2` as volumes.
+
+    Returns:
+        One loss per sample ``(N,)``, or a scalar with ``batch=True``.
+"""
+
+
+def overlap_statistics(
+    ops: Ops,
+    y_pred: Tensor,
+    y_true: Tensor,
+    *,
+    class_axis: int,
+    from_logits: bool,
+    multilabel: bool,
+    batch: bool,
+    ignore_index: int | None,
+    squared: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Soft intersection ``I``, prediction volume ``P`` and target volume ``G``.
+
+    Returns three tensors of shape ``(N, C)``, or ``(C,)`` with ``batch=True``.
+    """
+    probs = class_probabilities(ops, y_pred, class_axis=class_axis, from_logits=from_logits, multilabel=multilabel)
+    targets, mask = dense_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
+    if mask is not None:
+        probs = probs * mask
+    ndim = len(ops.shape(y_pred))
+    axes = tuple(a for a in range(ndim) if a != class_axis and (batch or a != 0))
+    intersection = ops.sum(probs * targets, axis=axes)
+    if squared:
+        return intersection, ops.sum(probs * probs, axis=axes), ops.sum(targets * targets, axis=axes)
+    return intersection, ops.sum(probs, axis=axes), ops.sum(targets, axis=axes)
+
+
+def _score(ops: Ops, numerator: Tensor, denominator: Tensor) -> Tensor:
+    return safe_divide(ops, numerator, denominator, when_zero=1.0)
+
+
+def _class_weights(num_classes: int, include_background: bool, class_weights: list[float] | None) -> list[float]:
+    weights = list(class_weights) if class_weights is not None else [1.0] * num_classes
+    if not include_background:
+        weights[0] = 0.0
+    if sum(weights) <= 0.0:
+        raise ValueError(
+            f"no class left to average: include_background={include_background} and "
+            f"class_weights={class_weights} leave zero total weight over {num_classes} class(es)"
+        )
+    return weights
+
+
+def _class_average(ops: Ops, per_class: Tensor, include_background: bool, class_weights: list[float] | None) -> Tensor:
+    num_classes = ops.shape(per_class)[-1]
+    weights = _class_weights(num_classes, include_background, class_weights)
+    if all(w == 1.0 for w in weights):
+        return ops.mean(per_class, axis=-1)
+    return ops.sum(per_class * ops.constant(weights, per_class), axis=-1) / sum(weights)
+
+
+def _smoothing(smooth: float, smooth_nr: float | None, smooth_dr: float | None) -> tuple[float, float]:
+    return (smooth if smooth_nr is None else smooth_nr), (smooth if smooth_dr is None else smooth_dr)
+
+
+def dice(ops: Ops, y_pred: Tensor, y_true: Tensor, *, smooth: float, smooth_nr: float | None, smooth_dr: float | None,
+         include_background: bool, class_weights: list[float] | None, **statistics: Any) -> Tensor:
+    r"""Soft Dice loss, averaged over classes.
+
+    .. math::
+
+        \ell_c = 1 - \frac{2 I_c + s_{nr}}{P_c + G_c + s_{dr}}
+
+    {args}
+    Equivalences (tested against MONAI 1.6 in ``tests/test_peers.py``):
+    ``monai.losses.DiceLoss(softmax=True, to_onehot_y=True, smooth_nr=a,
+    smooth_dr=b, batch=B, include_background=K, squared_pred=S)`` =
+    ``from_logits=True, smooth_nr=a, smooth_dr=b, batch=B,
+    include_background=K, squared=S`` (class axis 1, hard targets).
+    MONAI's ``weight=w`` averages ``w_c l_c`` over classes without dividing by
+    :math:`\sum w`; ours equals it times :math:`C / \sum_c w_c`.
+
+    References:
+        Milletari, Navab, Ahmadi, "V-Net: Fully Convolutional Neural Networks
+        for Volumetric Medical Image Segmentation", 3DV 2016.
+    """
+    intersection, pred_volume, true_volume = overlap_statistics(ops, y_pred, y_true, **statistics)
+    s_nr, s_dr = _smoothing(smooth, smooth_nr, smooth_dr)
+    loss = 1.0 - _score(ops, 2.0 * intersection + s_nr, pred_volume + true_volume + s_dr)
+    return _class_average(ops, loss, include_background, class_weights)
+
+
+def jaccard(ops: Ops, y_pred: Tensor, y_true: Tensor, *, smooth: float, smooth_nr: float | None,
+            smooth_dr: float | None, include_background: bool, class_weights: list[float] | None,
+            **statistics: Any) -> Tensor:
+    r"""Soft Jaccard (IoU) loss, averaged over classes.
+
+    .. math::
+
+        \ell_c = 1 - \frac{I_c + s_{nr}}{P_c + G_c - I_c + s_{dr}}
+
+    {args}
+    Equivalence (tested): ``monai.losses.DiceLoss(jaccard=True, smooth_nr=2a,
+    smooth_dr=2b, ...)`` = ``smooth_nr=a, smooth_dr=b``.
+
+    References:
+        Rahman, Wang, "Optimizing Intersection-Over-Union in Deep Neural
+        Networks for Image Segmentation", ISVC 2016.
+    """
+    intersection, pred_volume, true_volume = overlap_statistics(ops, y_pred, y_true, **statistics)
+    s_nr, s_dr = _smoothing(smooth, smooth_nr, smooth_dr)
+    loss = 1.0 - _score(ops, intersection + s_nr, pred_volume + true_volume - intersection + s_dr)
+    return _class_average(ops, loss, include_background, class_weights)
+
+
+def tversky(ops: Ops, y_pred: Tensor, y_true: Tensor, *, alpha: float, beta: float, gamma: float, smooth: float,
+            smooth_nr: float | None, smooth_dr: float | None, include_background: bool,
+            class_weights: list[float] | None, **statistics: Any) -> Tensor:
+    r"""Tversky loss with an optional focal exponent, averaged over classes.
+
+    .. math::
+
+        T_c = \frac{I_c + s_{nr}}{I_c + \alpha\,FP_c + \beta\,FN_c + s_{dr}},\qquad
+        \ell_c = (1 - T_c)^{\gamma}
+
+    with :math:`FP = P - I` and :math:`FN = G - I`.  ``alpha`` weighs false
+    positives, ``beta`` false negatives; ``alpha = beta = 0.5`` is Dice with
+    doubled smoothing, ``alpha = beta = 1`` is Jaccard.  ``gamma`` is applied
+    per class before the class average (the focal Tversky loss; the paper's
+    exponent :math:`1/\gamma_{paper}` is ``gamma`` here).  :math:`1 - T_c` is
+    floored at 0, where the gradient is 0.
+
+    {args}
+        alpha: weight of false positives.
+        beta: weight of false negatives.
+        gamma: focal exponent, > 0.
+
+    Equivalence (tested): ``monai.losses.TverskyLoss(alpha=a, beta=b, ...)`` =
+    ``alpha=a, beta=b, gamma=1`` with the same smoothing.  Keras 3.15.1
+    ``Tversky(alpha, beta)`` applies ``alpha`` to false negatives (a bug fixed
+    on Keras master).
+
+    References:
+        Salehi, Erdogmus, Gholipour, "Tversky loss function for image
+        segmentation using 3D fully convolutional deep networks", MLMI 2017.
+        Abraham, Khan, "A Novel Focal Tversky Loss Function with Improved
+        Attention U-Net for Lesion Segmentation", ISBI 2019.
+    """
+    intersection, pred_volume, true_volume = overlap_statistics(ops, y_pred, y_true, **statistics)
+    s_nr, s_dr = _smoothing(smooth, smooth_nr, smooth_dr)
+    false_pos, false_neg = pred_volume - intersection, true_volume - intersection
+    index = _score(ops, intersection + s_nr, intersection + alpha * false_pos + beta * false_neg + s_dr)
+    loss = safe_power(ops, 1.0 - index, gamma)
+    return _class_average(ops, loss, include_background, class_weights)
+
+
+def generalized_dice(ops: Ops, y_pred: Tensor, y_true: Tensor, *, weight_type: str, weight_epsilon: float,
+                     smooth: float, smooth_nr: float | None, smooth_dr: float | None, include_background: bool,
+                     class_weights: list[float] | None, **statistics: Any) -> Tensor:
+    r"""Generalized Dice loss: one ratio over all classes, each class weighted
+    by its inverse target volume.
+
+    .. math::
+
+        \ell = 1 - \frac{2\sum_c w_c I_c + s_{nr}}{\sum_c w_c (P_c + G_c) + s_{dr}},\qquad
+        w_c = \frac{u_c}{V_c^2 + \epsilon_w}\ (\text{square}),\
+        \frac{u_c}{V_c + \epsilon_w}\ (\text{simple}),\ u_c\ (\text{uniform})
+
+    with :math:`V_c = G_c` the class's target volume and :math:`u_c` the
+    ``class_weights`` (0 for class 0 when ``include_background=False``).  With
+    ``weight_epsilon=0`` (default) MONAI's rule applies: a class absent from
+    the target would get an infinite weight, which is replaced by the largest
+    finite weight of the sample (of the batch with ``batch=True``); if every
+    class is absent all weights are 0 and the loss is
+    :math:`1 - s_{nr}/s_{dr}`.
+
+    {args}
+        weight_type: ``"square"``, ``"simple"`` or ``"uniform"``.
+        weight_epsilon: :math:`\epsilon_w \ge 0` added to the volume term.
+
+    Equivalence (tested): ``monai.losses.GeneralizedDiceLoss(softmax=True,
+    to_onehot_y=True, w_type=t, batch=B, include_background=K)`` =
+    ``weight_type=t, weight_epsilon=0, batch=B, include_background=K``.
+
+    References:
+        Sudre, Li, Vercauteren, Ourselin, Cardoso, "Generalised Dice overlap as
+        a deep learning loss function for highly unbalanced segmentations",
+        DLMIA 2017.
+    """
+    intersection, pred_volume, true_volume = overlap_statistics(ops, y_pred, y_true, **statistics)
+    num_classes = ops.shape(intersection)[-1]
+    user_weights = _class_weights(num_classes, include_background, class_weights)
+    user = ops.constant(user_weights, intersection)
+    if weight_type == "uniform":
+        weights = user
+    else:
+        volume = true_volume * true_volume if weight_type == "square" else true_volume
+        if weight_epsilon > 0.0:
+            weights = user / (volume + weight_epsilon)
+        else:
+            present = ops.greater(volume, 0.0)
+            inverse = ops.where(present, 1.0 / ops.where(present, volume, 1.0), 0.0)
+            kept = ops.constant([1.0 if u > 0.0 else 0.0 for u in user_weights], intersection)
+            largest = ops.amax(inverse * kept, axis=-1, keepdims=True)
+            weights = user * ops.where(present, inverse, largest)
+    weights = ops.stop_gradient(weights)
+    s_nr, s_dr = _smoothing(smooth, smooth_nr, smooth_dr)
+    numerator = 2.0 * ops.sum(weights * intersection, axis=-1) + s_nr
+    denominator = ops.sum(weights * (pred_volume + true_volume), axis=-1) + s_dr
+    return 1.0 - _score(ops, numerator, denominator)
+
+
+for _formula in (dice, jaccard, tversky, generalized_dice):
+    _formula.__doc__ = _formula.__doc__.replace("    {args}\n", _ARGS_DOC)
+
+_SEGMENTATION_INPUTS = Inputs(
+    "classes", labels=True, target_range=(0.0, 1.0), min_ndim=2,
+    prediction="logits or probabilities over the class axis",
+)
+
+
+def _common_presets(extra: dict[str, dict]) -> dict[str, dict]:
+    presets = {
+        "default": {},
+        "probabilities": {"from_logits": False},
+        "batch": {"batch": True},
+        "no_background_weighted": {"include_background": False, "class_weights": [1.0, 2.0, 0.5]},
+        "ignore_index": {"ignore_index": 255, "smooth_nr": 0.0, "smooth_dr": 1e-6},
+        "multilabel_squared": {"multilabel": True, "squared": True, "smooth": 1.0},
+        "unsmoothed": {"smooth": 0.0},
+    }
+    presets.update(extra)
+    return presets
+
+
+_SPECS = [
+    (dice, (), {"multilabel_probabilities": {"multilabel": True, "from_logits": False, "batch": True}}),
+    (jaccard, (), {"ignore_in_range_batch": {"ignore_index": 1, "batch": True}}),
+    (
+        tversky,
+        (
+            Param("alpha", "float", 0.5, "weight of false positives", low=0.0),
+            Param("beta", "float", 0.5, "weight of false negatives", low=0.0),
+            Param("gamma", "float", 1.0, "focal exponent applied per class", low=0.0, low_open=True),
+        ),
+        {
+            "fn_heavy": {"alpha": 0.3, "beta": 0.7},
+            "focal": {"alpha": 0.7, "beta": 0.3, "gamma": 0.75},
+            "focal_strong_batch": {"gamma": 2.0, "batch": True, "multilabel": True},
+        },
+    ),
+    (
+        generalized_dice,
+        (
+            Param("weight_type", "choice", "square", "class weights from target volume", choices=("square", "simple", "uniform")),
+            Param("weight_epsilon", "float", 0.0, "added to the volume term; 0 = MONAI's rule", low=0.0),
+        ),
+        {
+            "simple": {"weight_type": "simple"},
+            "uniform": {"weight_type": "uniform"},
+            "epsilon": {"weight_epsilon": 1e-3, "weight_type": "square"},
+            "batch_epsilon_simple": {"batch": True, "weight_type": "simple", "weight_epsilon": 0.5},
+        },
+    ),
+]
+
+for _formula, _extra, _presets in _SPECS:
+    register(
+        LossSpec(
+            name=_formula.__name__,
+            formula=_formula,
+            params=ParamSet(OVERLAP_PARAMS + tuple(_extra)),
+            inputs=_SEGMENTATION_INPUTS,
+            family="segmentation",
+            presets=_common_presets(_presets),
+            samples=segmentation_samples,
+        )
+    )

@@ -1,0 +1,241 @@
+"""The parity matrix: every registered loss, preset, layout, target form and
+sample, evaluated by the NumPy float64 reference, PyTorch and TensorFlow, in
+values and gradients.
+
+Errors (all dimensionless):
+
+* value error -- ``max|v - v_ref| / max(max|v_ref|, VALUE_FLOOR[dtype])``,
+  against the NumPy float64 reference;
+* gradient error -- ``max|g - g_ref| / max(||g_ref||_2, GRAD_FLOOR)``: PyTorch
+  against TensorFlow in the same dtype, and each framework (float64) against
+  central finite differences of the NumPy reference (floor ``FD_FLOOR``);
+* ``torch.autograd.gradcheck`` in float64;
+* any NaN or inf in a value or gradient is a failure.
+
+The floors keep a loss that is 0 up to rounding (perfect predictions) from
+turning 1e-17 of cancellation into a "relative error" of 1.  In float32 the
+value floor is 1e-2: a loss below 0.01 is held to an absolute error of 1e-7,
+the float32 rounding of its O(1) intermediate terms (e.g. ``log(1 - 1e-7)``).  Finite differences and
+gradcheck skip samples marked ``smooth=False`` (inputs on a clip boundary).
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from spec.registry import LossSpec, evaluate, get, specs
+from spec.samples import Sample, one_hot
+
+TOLERANCE = {
+    ("value", "float64"): 1e-10,
+    ("value", "float32"): 1e-5,
+    ("grad", "float64"): 1e-9,
+    ("grad", "float32"): 1e-5,
+    ("fd", "float64"): 1e-6,
+}
+VALUE_FLOOR = {"float64": 1e-6, "float32": 1e-2}
+GRAD_FLOOR = 1e-6
+FD_FLOOR = 1e-4  # central differences carry ~1e-11 of round-off at |x| = 50
+DTYPES = ("float64", "float32")
+FRAMEWORKS = {"torch": "losses_torch._parity", "tensorflow": "losses_tf._parity"}
+LAYOUTS = {"channels_first": 1, "channels_last": -1}
+
+
+@dataclass
+class Case:
+    """One cell of the matrix: inputs already in the case's layout."""
+
+    spec: LossSpec
+    preset: str
+    params: dict[str, Any]
+    layout: str
+    target_form: str
+    reduction: str
+    sample: Sample
+    y_pred: np.ndarray
+    y_true: np.ndarray
+    sample_weight: np.ndarray | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec.name}/{self.preset}/{self.layout}/{self.target_form}/{self.sample.name}/{self.reduction}"
+
+
+@dataclass
+class Row:
+    """Worst errors of one (loss, preset) over all its cases."""
+
+    loss: str
+    preset: str
+    cases: int = 0
+    errors: dict[str, float] = field(default_factory=dict)
+    worst: dict[str, str] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def record(self, key: str, error: float, case: Case) -> None:
+        if key not in self.errors or error > self.errors[key] or math.isnan(error):
+            self.errors[key] = error
+            self.worst[key] = case.label
+        dtype = key.rsplit(" ", 1)[-1]
+        kind = "fd" if key.startswith("fd") else ("grad" if key.startswith("grad") else "value")
+        limit = TOLERANCE[(kind, dtype)]
+        if not error <= limit:
+            self.failures.append(f"{key} = {error:.3g} > {limit:g} at {case.label}")
+
+
+def _layout(array: np.ndarray, layout: str) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(array, 1, -1)) if layout == "channels_last" else array
+
+
+def cases(spec: LossSpec, presets: Mapping[str, Mapping[str, Any]] | None = None, seed: int = 0) -> list[Case]:
+    """All matrix cells of ``spec`` (its own presets unless ``presets`` is given)."""
+    presets = spec.presets if presets is None else presets
+    result = []
+    for preset_index, (preset, values) in enumerate(presets.items()):
+        base = spec.bind(values)
+        rng = np.random.default_rng([seed, preset_index])
+        samples = spec.samples(rng, base)
+        layouts = list(LAYOUTS) if spec.has_class_axis else ["channels_first"]
+        reductions = ("mean", "sum", "none") if preset == "default" else ("mean",)
+        for layout, sample, reduction in itertools.product(layouts, samples, reductions):
+            params = dict(base)
+            if spec.has_class_axis:
+                params["class_axis"] = LAYOUTS[layout]
+            forms = []
+            if sample.labels is not None and spec.inputs.labels:
+                forms.append(("labels", sample.labels))
+            if sample.dense is not None:
+                forms.append(("dense", sample.dense))
+            elif sample.labels is not None:
+                forms.append(("dense", one_hot(sample.labels, sample.y_pred.shape[1])))
+            for form, target in forms:
+                target = target if form == "labels" else _layout(target, layout)
+                result.append(
+                    Case(spec, preset, params, layout, form, reduction, sample,
+                         _layout(sample.y_pred, layout), target, sample.sample_weight)
+                )
+    return result
+
+
+def reference(case: Case, y_pred: np.ndarray | None = None, *, check_values: bool = True) -> np.ndarray:
+    """The NumPy float64 value of ``case`` (optionally at another ``y_pred``)."""
+    value = evaluate(
+        case.spec, case.params, case.y_pred if y_pred is None else y_pred, case.y_true,
+        sample_weight=case.sample_weight, reduction=case.reduction, check_values=check_values,
+    )
+    return np.asarray(value, dtype=np.float64)
+
+
+def finite_difference_gradient(case: Case) -> np.ndarray:
+    """Fourth-order central differences of ``sum(reference value)`` with
+    respect to ``y_pred`` (truncation error O(h^4)).
+
+    The step is ``1e-4 * max(|x|, 1)``; for probabilities it is ``1e-3`` of
+    the distance to 0 or 1, so every probe is a probability and ``log p``
+    stays well resolved near 0.
+    """
+    x = case.y_pred.astype(np.float64)
+    grad = np.zeros_like(x)
+    flat, out = x.reshape(-1), grad.reshape(-1)
+    probabilities = case.params.get("from_logits") is False
+
+    def total_at(i: int, value: float) -> float:
+        flat[i] = value
+        return float(reference(case, x, check_values=False).sum())
+
+    for i in range(flat.size):
+        saved = flat[i]
+        h = 1e-3 * min(saved, 1.0 - saved) if probabilities else 1e-4 * max(abs(saved), 1.0)
+        near = total_at(i, saved + h) - total_at(i, saved - h)
+        far = total_at(i, saved + 2 * h) - total_at(i, saved - 2 * h)
+        flat[i] = saved
+        out[i] = (8.0 * near - far) / (12.0 * h)
+    return grad
+
+
+def _value_error(value: np.ndarray, ref: np.ndarray, dtype: str) -> float:
+    if value.shape != ref.shape:
+        return math.inf
+    scale = max(np.max(np.abs(ref), initial=0.0), VALUE_FLOOR[dtype])
+    return float(np.max(np.abs(value - ref), initial=0.0) / scale)
+
+
+def _grad_error(grad: np.ndarray, ref: np.ndarray, floor: float = GRAD_FLOOR) -> float:
+    return float(np.max(np.abs(grad - ref), initial=0.0) / max(float(np.linalg.norm(ref)), floor))
+
+
+def load_frameworks(names: Iterable[str] = FRAMEWORKS) -> dict[str, Any]:
+    """Import the framework adapters (torch first: importing TensorFlow first
+    has crashed torch imports in some version pairs)."""
+    return {name: importlib.import_module(FRAMEWORKS[name]) for name in sorted(names, key=lambda n: n != "torch")}
+
+
+def run_case(case: Case, frameworks: Mapping[str, Any], row: Row, *, finite_differences: bool = True) -> None:
+    """Evaluate one case everywhere and record its errors in ``row``."""
+    ref = reference(case)
+    results: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    for name, adapter in frameworks.items():
+        for dtype in DTYPES:
+            value, grad = adapter.value_and_grad(
+                case.spec, case.params, case.reduction, case.y_pred, case.y_true, case.sample_weight, dtype
+            )
+            results[name, dtype] = (value, grad)
+            if not (np.all(np.isfinite(value)) and np.all(np.isfinite(grad))):
+                row.failures.append(f"NaN/inf in {name} {dtype} value or gradient at {case.label}")
+            row.record(f"value {name} {dtype}", _value_error(value, ref, dtype), case)
+    if not np.all(np.isfinite(ref)):
+        row.failures.append(f"NaN/inf in the NumPy reference at {case.label}")
+    if "torch" in frameworks and "tensorflow" in frameworks:
+        for dtype in DTYPES:
+            row.record(f"grad torch-tf {dtype}", _grad_error(results["torch", dtype][1], results["tensorflow", dtype][1]), case)
+    if finite_differences and case.sample.smooth:
+        fd = finite_difference_gradient(case)
+        for name in frameworks:
+            row.record(f"fd {name} float64", _grad_error(results[name, "float64"][1], fd, FD_FLOOR), case)
+        if "torch" in frameworks:
+            try:
+                frameworks["torch"].gradcheck(
+                    case.spec, case.params, case.reduction, case.y_pred, case.y_true, case.sample_weight
+                )
+            except Exception as error:  # gradcheck raises GradcheckError with the Jacobians
+                row.failures.append(f"gradcheck failed at {case.label}: {str(error).splitlines()[0]}")
+    row.cases += 1
+
+
+def check(
+    spec: LossSpec,
+    presets: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    frameworks: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    finite_differences: bool = True,
+) -> list[Row]:
+    """Run the matrix for one spec; one :class:`Row` per preset."""
+    frameworks = load_frameworks() if frameworks is None else frameworks
+    all_cases = cases(spec, presets)
+    rows: dict[str, Row] = {}
+    for index, case in enumerate(all_cases):
+        if progress is not None:
+            progress(index, len(all_cases), case.label)
+        row = rows.setdefault(case.preset, Row(spec.name, case.preset))
+        try:
+            run_case(case, frameworks, row, finite_differences=finite_differences)
+        except Exception as error:
+            row.failures.append(f"{type(error).__name__} at {case.label}: {error}")
+    return list(rows.values())
+
+
+def check_all(names: Iterable[str] | None = None, **kwargs: Any) -> list[Row]:
+    """Run the matrix for the named losses (all registered ones by default)."""
+    chosen = [get(name) for name in names] if names else list(specs())
+    return [row for spec in chosen for row in check(spec, **kwargs)]

@@ -1,0 +1,89 @@
+"""Reductions shared by every loss.
+
+A formula returns the loss *elements*: per position for pointwise losses
+(cross-entropy, MSE, ...), per sample for region losses (Dice, ...), or a
+single batch value for losses whose statistics pool the batch.  Then:
+
+1. ``sample_weight`` (shape ``(N,)``, broadcast over the trailing axes, or the
+   elements' full shape) multiplies the elements;
+2. ``reduction`` folds them:
+
+   * ``"mean"`` -- the sum divided by the number of elements (Keras'
+     ``sum_over_batch_size``: sample weights do *not* renormalise).  When the
+     formula returns :class:`Weighted` elements (class weights, ignored
+     positions) the sum is divided by the total element weight instead, which
+     is the rule of ``torch.nn.CrossEntropyLoss``; a total weight of 0 (every
+     position ignored) gives 0 with zero gradient, never NaN.
+   * ``"sum"`` -- the sum.
+   * ``"none"`` -- the weighted elements themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from spec.ops import Ops, safe_divide
+
+Tensor = Any
+
+REDUCTIONS = ("mean", "sum", "none")
+# Keras spellings accepted everywhere and mapped to the neutral names.
+REDUCTION_ALIASES = {"sum_over_batch_size": "mean", None: "none"}
+
+
+@dataclass(frozen=True)
+class Weighted:
+    """Loss elements with their normalising weights (same shape).
+
+    ``values`` already include the weights; ``"mean"`` divides
+    ``sum(values * sample_weight)`` by ``sum(weights)``.
+    """
+
+    values: Tensor
+    weights: Tensor
+
+
+def canonical_reduction(reduction: Any) -> str:
+    """The neutral name of ``reduction`` or a ``ValueError`` listing the choices."""
+    reduction = REDUCTION_ALIASES.get(reduction, reduction)
+    if reduction not in REDUCTIONS:
+        raise ValueError(
+            f"reduction must be one of 'mean', 'sum', 'none' (or Keras' 'sum_over_batch_size'), got {reduction!r}"
+        )
+    return reduction
+
+
+def reduce_loss(ops: Ops, elements: Tensor | Weighted, sample_weight: Tensor | None, reduction: str) -> Tensor:
+    """Apply ``sample_weight`` and ``reduction`` (already canonical) to a formula's output."""
+    weights = None
+    if isinstance(elements, Weighted):
+        elements, weights = elements.values, elements.weights
+    if sample_weight is not None:
+        elements = elements * _broadcast_sample_weight(ops, sample_weight, elements)
+    if reduction == "none":
+        return elements
+    if reduction == "sum":
+        return ops.sum(elements)
+    if weights is None:
+        return ops.mean(elements)
+    return safe_divide(ops, ops.sum(elements), ops.sum(weights))
+
+
+def _broadcast_sample_weight(ops: Ops, sample_weight: Tensor, elements: Tensor) -> Tensor:
+    shape, target = ops.shape(sample_weight), ops.shape(elements)
+    if not target:
+        raise ValueError(
+            "sample_weight cannot be used with a loss that returns one value for the whole batch "
+            "(e.g. an overlap loss with batch=True); got sample_weight of shape "
+            f"{shape}, expected None"
+        )
+    sample_weight = ops.cast(sample_weight, elements)
+    if shape == target:
+        return sample_weight
+    if len(shape) >= 1 and shape[0] == target[0] and all(d == 1 for d in shape[1:]) and len(shape) <= len(target):
+        return ops.reshape(sample_weight, (target[0],) + (1,) * (len(target) - 1))
+    raise ValueError(
+        f"sample_weight has shape {shape}; expected ({target[0]},) (one weight per sample) "
+        f"or {target} (the shape of the loss elements)"
+    )

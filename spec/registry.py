@@ -1,0 +1,200 @@
+"""The loss registry: one :class:`LossSpec` per loss, and evaluation on any backend.
+
+A spec bundles the formula (written once against :mod:`spec.ops`), its typed
+parameters, the input contract, parameter presets and the sample-input
+generator that the parity matrix uses.  Registering a spec is what makes a
+loss exist: both framework packages build their classes and functions from
+the registry, and the parity matrix iterates over it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+
+from spec.backends import get_ops
+from spec.inputs import Inputs, check_inputs
+from spec.params import Param, ParamSet
+from spec.reduction import canonical_reduction, reduce_loss
+
+Tensor = Any
+
+
+@dataclass(frozen=True, eq=False)
+class LossSpec:
+    """A framework-neutral loss definition.
+
+    Attributes:
+        name: snake_case spec name; the framework classes are called
+            ``CamelCase(name) + "Loss"``.
+        formula: ``formula(ops, y_pred, y_true, **params)`` returning the loss
+            elements (see :mod:`spec.reduction`).  Its docstring is the loss's
+            documentation.
+        params: the typed parameters.
+        inputs: the input contract.
+        family: catalog group (``"classification"``, ``"regression"``,
+            ``"segmentation"``, ...).
+        presets: named parameter sets covered by the parity matrix; every
+            parameter should be moved off its default by at least one preset.
+        samples: ``samples(rng, params)`` returning :class:`spec.samples.Sample`
+            inputs (channels-first) for one preset, edge cases included.
+    """
+
+    name: str
+    formula: Callable[..., Any]
+    params: ParamSet
+    inputs: Inputs
+    family: str
+    presets: Mapping[str, Mapping[str, Any]]
+    samples: Callable[..., list]
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def class_name(self) -> str:
+        return "".join(part.capitalize() for part in self.name.split("_")) + "Loss"
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(self.formula) or ""
+
+    @property
+    def summary(self) -> str:
+        return self.doc.splitlines()[0] if self.doc else self.name
+
+    @property
+    def has_class_axis(self) -> bool:
+        return "class_axis" in self.params.names()
+
+    def bind(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Validated parameters (defaults filled in)."""
+        return self.params.bind(self.name, dict(params or {}))
+
+    def __call__(
+        self,
+        y_pred: Tensor,
+        y_true: Tensor,
+        *,
+        sample_weight: Tensor | None = None,
+        reduction: str = "mean",
+        **params: Any,
+    ) -> Tensor:
+        """Evaluate on any backend's tensors (``class_axis`` defaults to -1)."""
+        return evaluate(self, self.bind(params), y_pred, y_true, sample_weight=sample_weight, reduction=reduction)
+
+
+def evaluate(
+    spec: LossSpec,
+    params: Mapping[str, Any],
+    y_pred: Tensor,
+    y_true: Tensor,
+    *,
+    sample_weight: Tensor | None = None,
+    reduction: str = "mean",
+    default_class_axis: int = -1,
+    check_values: bool = True,
+) -> Tensor:
+    """The loss value of ``spec`` with bound ``params``.
+
+    Args:
+        spec: the loss.
+        params: parameters from :meth:`LossSpec.bind`.
+        y_pred: predictions (the backend is chosen from this tensor's type).
+        y_true: targets of the same framework.
+        sample_weight: ``None``, shape ``(N,)`` or the elements' shape.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (or a Keras alias).
+        default_class_axis: the calling framework's layout convention, used
+            when ``params["class_axis"]`` is ``None`` (torch 1, Keras -1).
+        check_values: run the value-dependent input checks (label and
+            probability ranges).  Finite-difference probes turn them off.
+    """
+    ops = get_ops(y_pred)
+    reduction = canonical_reduction(reduction)
+    class_axis = None
+    if "class_axis" in params:
+        class_axis = params["class_axis"] if params["class_axis"] is not None else default_class_axis
+    prepared = check_inputs(
+        ops, spec.name, spec.inputs, params, y_pred, y_true, class_axis, check_values=check_values
+    )
+    kwargs = dict(params)
+    if "class_axis" in kwargs:
+        kwargs["class_axis"] = prepared.class_axis
+    elements = spec.formula(ops, prepared.y_pred, prepared.y_true, **kwargs)
+    return reduce_loss(ops, elements, sample_weight, reduction)
+
+
+_REGISTRY: dict[str, LossSpec] = {}
+
+
+def register(spec: LossSpec, *, replace: bool = False) -> LossSpec:
+    """Add ``spec`` to the registry (``replace=True`` to redefine a name)."""
+    if spec.name in _REGISTRY and not replace:
+        raise ValueError(f"a loss named {spec.name!r} is already registered; pass replace=True to redefine it")
+    if not spec.presets:
+        raise ValueError(f"{spec.name}: a loss needs at least one preset for the parity matrix")
+    for preset, values in spec.presets.items():
+        try:
+            spec.bind(values)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{spec.name}: preset {preset!r} is invalid: {error}") from None
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get(name: str) -> LossSpec:
+    """The registered spec called ``name``; ``ValueError`` listing the known names otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown loss name {name!r}; expected one of: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def names() -> list[str]:
+    """Names of all registered losses, in registration order."""
+    return list(_REGISTRY)
+
+
+def specs() -> Iterator[LossSpec]:
+    return iter(list(_REGISTRY.values()))
+
+
+def define_loss(
+    name: str,
+    *,
+    params: tuple[Param, ...] | list[Param] = (),
+    inputs: Inputs | None = None,
+    family: str = "custom",
+    presets: Mapping[str, Mapping[str, Any]] | None = None,
+    samples: Callable[..., list] | None = None,
+    replace: bool = False,
+) -> Callable[[Callable[..., Any]], LossSpec]:
+    """Decorator that turns a formula written against the ops protocol into a
+    registered loss, usable at once as ``losses_torch.loss_class(name)`` and
+    ``losses_tf.loss_class(name)`` and checkable with ``lossbridge parity``::
+
+        @spec.define_loss("scaled_l2", params=[spec.Param("scale", "float", 1.0, "factor")])
+        def scaled_l2(ops, y_pred, y_true, *, scale):
+            '''scale * (y_pred - y_true)^2 per element.'''
+            return scale * (y_pred - y_true) * (y_pred - y_true)
+
+    Without ``inputs`` the loss is elementwise (``y_true`` has ``y_pred``'s
+    shape); without ``samples`` it is tested on random regression data.
+    """
+
+    def wrap(formula: Callable[..., Any]) -> LossSpec:
+        from spec import samples as sample_module
+
+        return register(
+            LossSpec(
+                name=name,
+                formula=formula,
+                params=ParamSet(tuple(params)),
+                inputs=inputs or Inputs("elementwise"),
+                family=family,
+                presets=presets or {"default": {}},
+                samples=samples or sample_module.regression_samples,
+            ),
+            replace=replace,
+        )
+
+    return wrap
