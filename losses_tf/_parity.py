@@ -12,8 +12,13 @@ from spec.registry import LossSpec
 
 
 def value_and_grad(
-    spec: LossSpec, params: dict[str, Any], reduction: str, y_pred: np.ndarray, y_true: np.ndarray,
-    sample_weight: np.ndarray | None, dtype: str,
+    spec: LossSpec,
+    params: dict[str, Any],
+    reduction: str,
+    y_pred: np.ndarray,
+    y_true: np.ndarray,
+    sample_weight: np.ndarray | None,
+    dtype: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Loss value and d(sum of value)/d y_pred through the ``keras.losses.Loss`` class."""
     loss = loss_class(spec)(reduction=reduction, dtype=dtype, **params)

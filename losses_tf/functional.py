@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import tensorflow as tf
 
@@ -12,7 +13,7 @@ from spec.registry import evaluate, get, names
 CLASS_AXIS = -1
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _function(name: str) -> Callable[..., tf.Tensor]:
     spec = get(name)
 
@@ -22,9 +23,13 @@ def _function(name: str) -> Callable[..., tf.Tensor]:
         y_pred = tf.convert_to_tensor(y_pred)
         y_true = tf.convert_to_tensor(y_true)
         return evaluate(
-            spec, spec.bind(params), y_pred, y_true,
+            spec,
+            spec.bind(params),
+            y_pred,
+            y_true,
             sample_weight=None if sample_weight is None else tf.convert_to_tensor(sample_weight),
-            reduction=reduction, default_class_axis=CLASS_AXIS,
+            reduction=reduction,
+            default_class_axis=CLASS_AXIS,
         )
 
     loss.__name__ = loss.__qualname__ = name

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -32,7 +33,11 @@ class SpecLoss(keras.losses.Loss):
     spec: LossSpec
 
     def __init__(
-        self, *, reduction: str | None = "sum_over_batch_size", name: str | None = None, dtype: Any = None,
+        self,
+        *,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        dtype: Any = None,
         **params: Any,
     ) -> None:
         self.params = self.spec.bind(params)
@@ -70,8 +75,13 @@ class SpecLoss(keras.losses.Loss):
         if sample_weight is not None:
             sample_weight = _to_tensor(sample_weight)
         return evaluate(
-            self.spec, self.params, y_pred, y_true,
-            sample_weight=sample_weight, reduction=reduction, default_class_axis=CLASS_AXIS,
+            self.spec,
+            self.params,
+            y_pred,
+            y_true,
+            sample_weight=sample_weight,
+            reduction=reduction,
+            default_class_axis=CLASS_AXIS,
         )
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> tf.Tensor:
@@ -95,7 +105,7 @@ class SpecLoss(keras.losses.Loss):
         )
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "SpecLoss":
+    def from_config(cls, config: Mapping[str, Any]) -> SpecLoss:
         spec, params, extras = neutral.from_config(config)
         if spec is not cls.spec:
             raise ValueError(f"{cls.__name__} is the {cls.spec.name!r} loss, got a config for {spec.name!r}")
@@ -107,15 +117,17 @@ class SpecLoss(keras.losses.Loss):
 
 
 def _instantiate(cls: type[SpecLoss], params: dict, extras: dict) -> SpecLoss:
-    return cls(
-        reduction=extras["reduction"], name=extras.get("display_name"), dtype=extras.get("dtype"), **params
-    )
+    return cls(reduction=extras["reduction"], name=extras.get("display_name"), dtype=extras.get("dtype"), **params)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _build(spec: LossSpec) -> type[SpecLoss]:
     def __init__(
-        self, *, reduction: str | None = "sum_over_batch_size", name: str | None = None, dtype: Any = None,
+        self,
+        *,
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        dtype: Any = None,
         **params: Any,
     ) -> None:
         SpecLoss.__init__(self, reduction=reduction, name=name, dtype=dtype, **params)

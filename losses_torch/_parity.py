@@ -21,8 +21,13 @@ def _inputs(y_pred: np.ndarray, y_true: np.ndarray, sample_weight: np.ndarray | 
 
 
 def value_and_grad(
-    spec: LossSpec, params: dict[str, Any], reduction: str, y_pred: np.ndarray, y_true: np.ndarray,
-    sample_weight: np.ndarray | None, dtype: str,
+    spec: LossSpec,
+    params: dict[str, Any],
+    reduction: str,
+    y_pred: np.ndarray,
+    y_true: np.ndarray,
+    sample_weight: np.ndarray | None,
+    dtype: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Loss value and d(sum of value)/d y_pred through the ``nn.Module`` class."""
     module = loss_class(spec)(reduction=reduction, **params)
@@ -34,7 +39,11 @@ def value_and_grad(
 
 
 def gradcheck(
-    spec: LossSpec, params: dict[str, Any], reduction: str, y_pred: np.ndarray, y_true: np.ndarray,
+    spec: LossSpec,
+    params: dict[str, Any],
+    reduction: str,
+    y_pred: np.ndarray,
+    y_true: np.ndarray,
     sample_weight: np.ndarray | None,
 ) -> bool:
     """``torch.autograd.gradcheck`` in float64 (raises on mismatch)."""

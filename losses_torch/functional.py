@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -12,7 +13,7 @@ from spec.registry import evaluate, get, names
 CLASS_AXIS = 1
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _function(name: str) -> Callable[..., torch.Tensor]:
     spec = get(name)
 
@@ -25,8 +26,13 @@ def _function(name: str) -> Callable[..., torch.Tensor]:
         **params: Any,
     ) -> torch.Tensor:
         return evaluate(
-            spec, spec.bind(params), input, target,
-            sample_weight=sample_weight, reduction=reduction, default_class_axis=CLASS_AXIS,
+            spec,
+            spec.bind(params),
+            input,
+            target,
+            sample_weight=sample_weight,
+            reduction=reduction,
+            default_class_axis=CLASS_AXIS,
         )
 
     loss.__name__ = loss.__qualname__ = name

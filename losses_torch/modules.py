@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -49,18 +50,21 @@ class SpecLoss(nn.Module):
         return neutral.to_config(self.spec, self.params, reduction=self.reduction)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "SpecLoss":
+    def from_config(cls, config: Mapping[str, Any]) -> SpecLoss:
         spec, params, extras = neutral.from_config(config)
         if spec is not cls.spec:
             raise ValueError(f"{cls.__name__} is the {cls.spec.name!r} loss, got a config for {spec.name!r}")
         return cls(reduction=extras["reduction"], **params)
 
     def extra_repr(self) -> str:
-        shown = {**non_default(self.spec, self.params), **({"reduction": self.reduction} if self.reduction != "mean" else {})}
+        shown = {
+            **non_default(self.spec, self.params),
+            **({"reduction": self.reduction} if self.reduction != "mean" else {}),
+        }
         return ", ".join(f"{k}={v!r}" for k, v in shown.items())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _build(spec: LossSpec) -> type[SpecLoss]:
     def __init__(self, *, reduction: str = "mean", **params: Any) -> None:
         SpecLoss.__init__(self, reduction=reduction, **params)

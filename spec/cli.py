@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from spec import config as neutral
 from spec.registry import get, specs
@@ -75,7 +75,9 @@ def _parity(args: argparse.Namespace) -> int:
         jobs = [(spec, None) for spec in chosen]
     frameworks = _load_frameworks_quietly()
     progress = _Progress()
-    header = f"{'loss':26s} {'preset':24s} {'cases':>5s} " + " ".join(f"{short:>13s}" for _, short in _COLUMNS) + "  result"
+    header = (
+        f"{'loss':26s} {'preset':24s} {'cases':>5s} " + " ".join(f"{short:>13s}" for _, short in _COLUMNS) + "  result"
+    )
     print(header)
     print("-" * len(header))
     failed = 0
@@ -95,8 +97,8 @@ def _parity(args: argparse.Namespace) -> int:
             sys.stdout.flush()
     limits = ", ".join(f"{kind} {dtype} <= {limit:g}" for (kind, dtype), limit in parity.TOLERANCE.items())
     print(f"\ntolerances: {limits}; gradcheck float64 on smooth samples; no NaN/inf anywhere")
-    total = sum(1 for _ in jobs)
-    print(f"{'FAILED' if failed else 'OK'}: {failed} failing row(s) over {total} loss(es) in {time.monotonic() - started:.1f}s")
+    elapsed = time.monotonic() - started
+    print(f"{'FAILED' if failed else 'OK'}: {failed} failing row(s) over {len(jobs)} loss(es) in {elapsed:.1f}s")
     return 1 if failed else 0
 
 
@@ -122,7 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parity_cmd = sub.add_parser("parity", help="run the value/gradient parity matrix (NumPy vs PyTorch vs TensorFlow)")
     parity_cmd.add_argument("--loss", action="append", default=[], metavar="NAME", help="only this loss (repeatable)")
     parity_cmd.add_argument("--config", action="append", default=[], metavar="FILE.json", help="check a neutral config")
-    parity_cmd.add_argument("--no-finite-differences", action="store_true", help="skip finite differences and gradcheck")
+    parity_cmd.add_argument(
+        "--no-finite-differences", action="store_true", help="skip finite differences and gradcheck"
+    )
     parity_cmd.add_argument("--show-failures", type=int, default=5, metavar="N", help="failures printed per row")
     parity_cmd.set_defaults(run=_parity)
     list_cmd = sub.add_parser("list", help="print the registered losses and their parameters")

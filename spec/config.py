@@ -16,7 +16,8 @@ each framework applies its own convention (torch 1, Keras -1).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from spec.reduction import canonical_reduction
 from spec.registry import LossSpec, get

@@ -10,8 +10,9 @@ free of value-dependent Python branches.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from spec.ops import Ops, normalize_axis
 
@@ -163,9 +164,7 @@ def check_inputs(
             low, high = ops.value_range(y_true)
             lo, hi = inputs.target_range
             if low < lo or high > hi:
-                raise ValueError(
-                    f"{name}: y_true must lie in [{lo:g}, {hi:g}], got values in [{low:.6g}, {high:.6g}]"
-                )
+                raise ValueError(f"{name}: y_true must lie in [{lo:g}, {hi:g}], got values in [{low:.6g}, {high:.6g}]")
     return Prepared(y_pred, y_true, axis, is_labels)
 
 
@@ -185,4 +184,3 @@ def _check_labels(ops: Ops, name: str, labels: Tensor, num_classes: int, ignore_
             f"{name}: integer labels in y_true must be in {allowed} for {num_classes} classes, "
             f"got {count} label(s) outside it, e.g. {example}"
         )
-

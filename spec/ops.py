@@ -36,7 +36,8 @@ the parity tests run both.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 Tensor = Any
 

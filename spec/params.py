@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 _MISSING = object()
 
@@ -90,7 +91,7 @@ class Param:
                 raise ValueError(f"{loss}: {self.name} must be {self.describe()}, got {value!r}")
             return value
         if self.kind == "int":
-            if isinstance(value, bool) or not isinstance(value, int) and not _is_integral(value):
+            if isinstance(value, bool) or (not isinstance(value, int) and not _is_integral(value)):
                 raise TypeError(f"{loss}: {self.name} must be {self.describe()}, got {got}")
             value = int(value)
             self._check_number(loss, value, value)
@@ -160,8 +161,7 @@ class ParamSet:
                 hint = difflib.get_close_matches(name, known, n=1)
                 suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
                 raise TypeError(
-                    f"{loss}: unknown parameter {name!r}{suggestion} "
-                    f"Expected one of: {', '.join(known) or '(none)'}"
+                    f"{loss}: unknown parameter {name!r}{suggestion} Expected one of: {', '.join(known) or '(none)'}"
                 )
         bound = {p.name: p.validate(loss, given.get(p.name, p.default)) for p in self.params}
         for check in self.checks:

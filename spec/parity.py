@@ -24,8 +24,9 @@ from __future__ import annotations
 import importlib
 import itertools
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -121,8 +122,18 @@ def cases(spec: LossSpec, presets: Mapping[str, Mapping[str, Any]] | None = None
             for form, target in forms:
                 target = target if form == "labels" else _layout(target, layout)
                 result.append(
-                    Case(spec, preset, params, layout, form, reduction, sample,
-                         _layout(sample.y_pred, layout), target, sample.sample_weight)
+                    Case(
+                        spec,
+                        preset,
+                        params,
+                        layout,
+                        form,
+                        reduction,
+                        sample,
+                        _layout(sample.y_pred, layout),
+                        target,
+                        sample.sample_weight,
+                    )
                 )
     return result
 
@@ -130,8 +141,13 @@ def cases(spec: LossSpec, presets: Mapping[str, Mapping[str, Any]] | None = None
 def reference(case: Case, y_pred: np.ndarray | None = None, *, check_values: bool = True) -> np.ndarray:
     """The NumPy float64 value of ``case`` (optionally at another ``y_pred``)."""
     value = evaluate(
-        case.spec, case.params, case.y_pred if y_pred is None else y_pred, case.y_true,
-        sample_weight=case.sample_weight, reduction=case.reduction, check_values=check_values,
+        case.spec,
+        case.params,
+        case.y_pred if y_pred is None else y_pred,
+        case.y_true,
+        sample_weight=case.sample_weight,
+        reduction=case.reduction,
+        check_values=check_values,
     )
     return np.asarray(value, dtype=np.float64)
 
@@ -197,7 +213,9 @@ def run_case(case: Case, frameworks: Mapping[str, Any], row: Row, *, finite_diff
         row.failures.append(f"NaN/inf in the NumPy reference at {case.label}")
     if "torch" in frameworks and "tensorflow" in frameworks:
         for dtype in DTYPES:
-            row.record(f"grad torch-tf {dtype}", _grad_error(results["torch", dtype][1], results["tensorflow", dtype][1]), case)
+            row.record(
+                f"grad torch-tf {dtype}", _grad_error(results["torch", dtype][1], results["tensorflow", dtype][1]), case
+            )
     if finite_differences and case.sample.smooth:
         fd = finite_difference_gradient(case)
         for name in frameworks:

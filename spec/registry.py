@@ -10,8 +10,9 @@ the registry, and the parity matrix iterates over it.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from spec.backends import get_ops
 from spec.inputs import Inputs, check_inputs
@@ -113,9 +114,7 @@ def evaluate(
     class_axis = None
     if "class_axis" in params:
         class_axis = params["class_axis"] if params["class_axis"] is not None else default_class_axis
-    prepared = check_inputs(
-        ops, spec.name, spec.inputs, params, y_pred, y_true, class_axis, check_values=check_values
-    )
+    prepared = check_inputs(ops, spec.name, spec.inputs, params, y_pred, y_true, class_axis, check_values=check_values)
     kwargs = dict(params)
     if "class_axis" in kwargs:
         kwargs["class_axis"] = prepared.class_axis
@@ -139,6 +138,12 @@ def register(spec: LossSpec, *, replace: bool = False) -> LossSpec:
             raise ValueError(f"{spec.name}: preset {preset!r} is invalid: {error}") from None
     _REGISTRY[spec.name] = spec
     return spec
+
+
+def unregister(name: str) -> None:
+    """Remove a loss from the registry (``ValueError`` if it is unknown)."""
+    get(name)
+    del _REGISTRY[name]
 
 
 def get(name: str) -> LossSpec:

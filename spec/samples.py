@@ -9,8 +9,9 @@ samples are still compared across frameworks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ def classification_samples(rng: np.random.Generator, params: Mapping[str, Any]) 
     samples = []
     for shape in [(5, 4), (2, 4, 3, 5), (2, 4, 3, 2, 2)]:
         num_classes = shape[1]
-        label_shape = (shape[0],) + shape[2:]
+        label_shape = (shape[0], *shape[2:])
         labels = rng.integers(0, num_classes, label_shape)
         logits = rng.normal(0.0, 2.0, shape)
         dim = f"{len(shape) - 2}d" if len(shape) > 2 else "vector"
@@ -112,7 +113,11 @@ def classification_samples(rng: np.random.Generator, params: Mapping[str, Any]) 
     ]
     if ignore_index is not None:
         samples.append(
-            Sample("all-ignored", _as_prediction(rng.normal(0.0, 1.0, shape), params), labels=np.full((2, 3, 5), ignore_index))
+            Sample(
+                "all-ignored",
+                _as_prediction(rng.normal(0.0, 1.0, shape), params),
+                labels=np.full((2, 3, 5), ignore_index),
+            )
         )
     else:
         soft = rng.dirichlet(np.ones(4), (2, 3, 5)).transpose(0, 3, 1, 2)
@@ -131,7 +136,7 @@ def segmentation_samples(rng: np.random.Generator, params: Mapping[str, Any]) ->
 
     def targets(labels: np.ndarray, num_classes: int) -> dict:
         if multilabel:
-            dense = rng.integers(0, 2, (labels.shape[0], num_classes) + labels.shape[1:]).astype(np.float64)
+            dense = rng.integers(0, 2, (labels.shape[0], num_classes, *labels.shape[1:])).astype(np.float64)
             return {"dense": dense}
         return {"labels": labels}
 
@@ -140,11 +145,13 @@ def segmentation_samples(rng: np.random.Generator, params: Mapping[str, Any]) ->
 
     for shape in [(2, 3, 5, 4), (2, 3, 3, 4, 3)]:
         dim = f"{len(shape) - 2}d"
-        labels = rng.integers(0, shape[1], (shape[0],) + shape[2:])
+        labels = rng.integers(0, shape[1], (shape[0], *shape[2:]))
         samples.append(Sample(f"random-{dim}", pred(rng.normal(0.0, 1.5, shape)), **targets(labels, shape[1])))
         if ignore_index is not None and not multilabel:
             samples.append(
-                Sample(f"ignored-{dim}", pred(rng.normal(0.0, 1.5, shape)), labels=_with_ignored(rng, labels, ignore_index))
+                Sample(
+                    f"ignored-{dim}", pred(rng.normal(0.0, 1.5, shape)), labels=_with_ignored(rng, labels, ignore_index)
+                )
             )
     shape = (2, 3, 4, 4)
     labels = rng.integers(0, 3, (2, 4, 4))
@@ -189,9 +196,13 @@ def binary_samples(rng: np.random.Generator, params: Mapping[str, Any]) -> list[
     for shape in [(6, 3), (2, 3, 4, 4)]:
         dim = "vector" if len(shape) == 2 else "2d"
         hard = rng.integers(0, 2, shape).astype(np.float64)
-        samples.append(Sample(f"random-{dim}", _as_prediction(rng.normal(0, 2, shape), params, multilabel=True), dense=hard))
         samples.append(
-            Sample(f"soft-{dim}", _as_prediction(rng.normal(0, 2, shape), params, multilabel=True), dense=rng.random(shape))
+            Sample(f"random-{dim}", _as_prediction(rng.normal(0, 2, shape), params, multilabel=True), dense=hard)
+        )
+        samples.append(
+            Sample(
+                f"soft-{dim}", _as_prediction(rng.normal(0, 2, shape), params, multilabel=True), dense=rng.random(shape)
+            )
         )
     shape = (2, 3, 4, 4)
     hard = rng.integers(0, 2, shape).astype(np.float64)
@@ -199,7 +210,10 @@ def binary_samples(rng: np.random.Generator, params: Mapping[str, Any]) -> list[
     samples += [
         Sample("perfect", _as_prediction(SATURATION * signs, params, multilabel=True), dense=hard, smooth=from_logits),
         Sample(
-            "saturated-wrong", _as_prediction(-SATURATION * signs, params, multilabel=True), dense=hard, smooth=from_logits
+            "saturated-wrong",
+            _as_prediction(-SATURATION * signs, params, multilabel=True),
+            dense=hard,
+            smooth=from_logits,
         ),
         Sample(
             "sample-weight",

@@ -23,8 +23,13 @@ CLASS_AXIS = Param(
 )
 FROM_LOGITS = Param("from_logits", "bool", True, "y_pred holds logits (True) or probabilities (False)")
 EPSILON = Param(
-    "epsilon", "float", 1e-7, "probabilities are clipped to [epsilon, 1 - epsilon] when from_logits=False",
-    low=0.0, high=0.5, high_open=True,
+    "epsilon",
+    "float",
+    1e-7,
+    "probabilities are clipped to [epsilon, 1 - epsilon] when from_logits=False",
+    low=0.0,
+    high=0.5,
+    high_open=True,
 )
 
 
@@ -234,8 +239,13 @@ register(
                 CLASS_AXIS,
                 FROM_LOGITS,
                 Param(
-                    "pos_weight", "floats", None, "weight of the positive term (float or per class)",
-                    optional=True, low=0.0, scalar_ok=True,
+                    "pos_weight",
+                    "floats",
+                    None,
+                    "weight of the positive term (float or per class)",
+                    optional=True,
+                    low=0.0,
+                    scalar_ok=True,
                 ),
                 Param("label_smoothing", "float", 0.0, "move targets towards 0.5", low=0.0, high=1.0),
                 EPSILON,

@@ -52,8 +52,9 @@ _ARGS_DOC = """
         from_logits: apply softmax over classes (sigmoid per class when
             ``multilabel``) to ``y_pred``.
         multilabel: classes are independent binary channels.
-        smooth: added to numerator and denominator (``smooth_nr`` /
-            ``smooth_dr`` override each side).
+        smooth: :math:`s`, added to numerator and denominator.
+        smooth_nr: :math:`s_{nr}`, numerator smoothing (None: ``smooth``).
+        smooth_dr: :math:`s_{dr}`, denominator smoothing (None: ``smooth``).
         batch: statistics summed over the batch: one value for the batch.
         include_background: when False, class 0 is left out of the average.
         class_weights: weights :math:`w_c` of the class average
@@ -123,8 +124,18 @@ def _smoothing(smooth: float, smooth_nr: float | None, smooth_dr: float | None) 
     return (smooth if smooth_nr is None else smooth_nr), (smooth if smooth_dr is None else smooth_dr)
 
 
-def dice(ops: Ops, y_pred: Tensor, y_true: Tensor, *, smooth: float, smooth_nr: float | None, smooth_dr: float | None,
-         include_background: bool, class_weights: list[float] | None, **statistics: Any) -> Tensor:
+def dice(
+    ops: Ops,
+    y_pred: Tensor,
+    y_true: Tensor,
+    *,
+    smooth: float,
+    smooth_nr: float | None,
+    smooth_dr: float | None,
+    include_background: bool,
+    class_weights: list[float] | None,
+    **statistics: Any,
+) -> Tensor:
     r"""Soft Dice loss, averaged over classes.
 
     .. math::
@@ -150,9 +161,18 @@ def dice(ops: Ops, y_pred: Tensor, y_true: Tensor, *, smooth: float, smooth_nr: 
     return _class_average(ops, loss, include_background, class_weights)
 
 
-def jaccard(ops: Ops, y_pred: Tensor, y_true: Tensor, *, smooth: float, smooth_nr: float | None,
-            smooth_dr: float | None, include_background: bool, class_weights: list[float] | None,
-            **statistics: Any) -> Tensor:
+def jaccard(
+    ops: Ops,
+    y_pred: Tensor,
+    y_true: Tensor,
+    *,
+    smooth: float,
+    smooth_nr: float | None,
+    smooth_dr: float | None,
+    include_background: bool,
+    class_weights: list[float] | None,
+    **statistics: Any,
+) -> Tensor:
     r"""Soft Jaccard (IoU) loss, averaged over classes.
 
     .. math::
@@ -173,9 +193,21 @@ def jaccard(ops: Ops, y_pred: Tensor, y_true: Tensor, *, smooth: float, smooth_n
     return _class_average(ops, loss, include_background, class_weights)
 
 
-def tversky(ops: Ops, y_pred: Tensor, y_true: Tensor, *, alpha: float, beta: float, gamma: float, smooth: float,
-            smooth_nr: float | None, smooth_dr: float | None, include_background: bool,
-            class_weights: list[float] | None, **statistics: Any) -> Tensor:
+def tversky(
+    ops: Ops,
+    y_pred: Tensor,
+    y_true: Tensor,
+    *,
+    alpha: float,
+    beta: float,
+    gamma: float,
+    smooth: float,
+    smooth_nr: float | None,
+    smooth_dr: float | None,
+    include_background: bool,
+    class_weights: list[float] | None,
+    **statistics: Any,
+) -> Tensor:
     r"""Tversky loss with an optional focal exponent, averaged over classes.
 
     .. math::
@@ -214,9 +246,20 @@ def tversky(ops: Ops, y_pred: Tensor, y_true: Tensor, *, alpha: float, beta: flo
     return _class_average(ops, loss, include_background, class_weights)
 
 
-def generalized_dice(ops: Ops, y_pred: Tensor, y_true: Tensor, *, weight_type: str, weight_epsilon: float,
-                     smooth: float, smooth_nr: float | None, smooth_dr: float | None, include_background: bool,
-                     class_weights: list[float] | None, **statistics: Any) -> Tensor:
+def generalized_dice(
+    ops: Ops,
+    y_pred: Tensor,
+    y_true: Tensor,
+    *,
+    weight_type: str,
+    weight_epsilon: float,
+    smooth: float,
+    smooth_nr: float | None,
+    smooth_dr: float | None,
+    include_background: bool,
+    class_weights: list[float] | None,
+    **statistics: Any,
+) -> Tensor:
     r"""Generalized Dice loss: one ratio over all classes, each class weighted
     by its inverse target volume.
 
@@ -274,7 +317,10 @@ for _formula in (dice, jaccard, tversky, generalized_dice):
     _formula.__doc__ = _formula.__doc__.replace("    {args}\n", _ARGS_DOC)
 
 _SEGMENTATION_INPUTS = Inputs(
-    "classes", labels=True, target_range=(0.0, 1.0), min_ndim=2,
+    "classes",
+    labels=True,
+    target_range=(0.0, 1.0),
+    min_ndim=2,
     prediction="logits or probabilities over the class axis",
 )
 
@@ -312,7 +358,13 @@ _SPECS = [
     (
         generalized_dice,
         (
-            Param("weight_type", "choice", "square", "class weights from target volume", choices=("square", "simple", "uniform")),
+            Param(
+                "weight_type",
+                "choice",
+                "square",
+                "class weights from target volume",
+                choices=("square", "simple", "uniform"),
+            ),
             Param("weight_epsilon", "float", 0.0, "added to the volume term; 0 = MONAI's rule", low=0.0),
         ),
         {

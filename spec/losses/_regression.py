@@ -16,7 +16,11 @@ _INPUTS = Inputs("elementwise", prediction="real-valued predictions")
 
 
 def mean_squared_error(ops: Ops, y_pred: Tensor, y_true: Tensor) -> Tensor:
-    r"""Squared error per element, :math:`\ell = (\hat y - y)^2`.
+    r"""Squared error per element.
+
+    .. math::
+
+        \ell = (\hat y - y)^2
 
     Args:
         y_pred: predictions, any shape ``(N, ...)``.
@@ -32,7 +36,13 @@ def mean_squared_error(ops: Ops, y_pred: Tensor, y_true: Tensor) -> Tensor:
 
 
 def mean_absolute_error(ops: Ops, y_pred: Tensor, y_true: Tensor) -> Tensor:
-    r"""Absolute error per element, :math:`\ell = |\hat y - y|` (gradient 0 at 0).
+    r"""Absolute error per element.
+
+    .. math::
+
+        \ell = |\hat y - y|
+
+    The gradient at a zero error is 0 in every framework.
 
     Args:
         y_pred: predictions, any shape ``(N, ...)``.
