@@ -65,6 +65,10 @@ _ARGS_DOC = """
 
     Returns:
         One loss per sample ``(N,)``, or a scalar with ``batch=True``.
+
+    Empty classes (no target, no prediction) score ``smooth_nr / smooth_dr``
+    (loss 0 with the default equal smoothing); with a zero denominator the
+    score is defined as 1 (loss 0, zero gradient), never NaN.
 """
 
 
