@@ -151,9 +151,12 @@ def dice(
     ``monai.losses.DiceLoss(softmax=True, to_onehot_y=True, smooth_nr=a,
     smooth_dr=b, batch=B, include_background=K, squared_pred=S)`` =
     ``from_logits=True, smooth_nr=a, smooth_dr=b, batch=B,
-    include_background=K, squared=S`` (class axis 1, hard targets).
+    include_background=K, squared=S`` (class axis 1, hard targets), and
+    ``monai.losses.DiceLoss(sigmoid=True, ...)`` with one-hot or multi-label
+    float targets = ``multilabel=True`` with the same settings.
     MONAI's ``weight=w`` averages ``w_c l_c`` over classes without dividing by
-    :math:`\sum w`; ours equals it times :math:`C / \sum_c w_c`.
+    :math:`\sum w`; with ``include_background=True`` ours equals it times
+    :math:`C / \sum_c w_c`.
 
     References:
         Milletari, Navab, Ahmadi, "V-Net: Fully Convolutional Neural Networks
@@ -223,8 +226,10 @@ def tversky(
     positives, ``beta`` false negatives; ``alpha = beta = 0.5`` is Dice with
     doubled smoothing, ``alpha = beta = 1`` is Jaccard.  ``gamma`` is applied
     per class before the class average (the focal Tversky loss; the paper's
-    exponent :math:`1/\gamma_{paper}` is ``gamma`` here).  :math:`1 - T_c` is
-    floored at 0, where the gradient is 0.
+    exponent :math:`1/\gamma_{paper}` is ``gamma`` here).  For ``gamma != 1``,
+    :math:`1 - T_c` is floored at 0, where the gradient is 0 (it can only go
+    below 0 when ``smooth_nr > smooth_dr``); ``gamma = 1`` keeps it unfloored,
+    as MONAI does.
 
     {args}
         alpha: weight of false positives.
