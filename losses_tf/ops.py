@@ -138,10 +138,13 @@ class TensorFlowOps(Ops):
     def stop_gradient(self, x):
         return tf.stop_gradient(x)
 
-    def sparse_softmax_cross_entropy(self, logits, labels, axis):
+    def sparse_softmax_cross_entropy(self, logits, labels, axis, reduction="none"):
         if composite_forced():
-            return super().sparse_softmax_cross_entropy(logits, labels, axis)
+            return super().sparse_softmax_cross_entropy(logits, labels, axis, reduction)
         last = len(logits.shape) - 1
         if axis != last:
             logits = tf.experimental.numpy.moveaxis(logits, axis, last)
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        if reduction == "mean":
+            return tf.reduce_mean(nll)
+        return tf.reduce_sum(nll) if reduction == "sum" else nll

@@ -13,12 +13,13 @@ from spec.config import from_config, to_config
 from spec.inputs import Inputs
 from spec.ops import Ops, clip, safe_divide, safe_power, softplus
 from spec.params import Param
-from spec.reduction import Weighted
+from spec.reduction import Fused, Weighted
 from spec.registry import LossSpec, define_loss, evaluate, get, names, register, specs
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Fused",
     "Inputs",
     "LossSpec",
     "Ops",

@@ -29,8 +29,10 @@ Edge conventions (value, gradient) that every backend must honour:
 
 Fused ops (``sparse_softmax_cross_entropy``) have a composite default written
 with the primitives; a backend may override them with a native kernel for
-speed.  Setting ``LOSSBRIDGE_COMPOSITE_OPS=1`` forces the composite path, and
-the parity tests run both.
+speed.  A formula hands a fused op that can also reduce to the reduction step
+as :class:`spec.reduction.Fused`, so ``"mean"`` and ``"sum"`` reach the kernel.
+Setting ``LOSSBRIDGE_COMPOSITE_OPS=1`` forces the composite path, and the
+parity tests run both.
 """
 
 from __future__ import annotations
@@ -51,7 +53,6 @@ class Ops:
     """Base class of a backend.  Every method is a primitive of the protocol."""
 
     name = "abstract"
-
     # -- inspection ------------------------------------------------------------
     def shape(self, x: Tensor) -> tuple[int, ...]:
         """Static shape as a tuple of Python ints."""
@@ -192,12 +193,19 @@ class Ops:
         raise NotImplementedError(f"backend {self.name} has no stop_gradient")
 
     # -- fused ops: composite default, native override allowed -----------------
-    def sparse_softmax_cross_entropy(self, logits: Tensor, labels: Tensor, axis: int) -> Tensor:
+    def sparse_softmax_cross_entropy(
+        self, logits: Tensor, labels: Tensor, axis: int, reduction: str = "none"
+    ) -> Tensor:
         """``-log_softmax(logits)[label]`` per position (class ``axis`` removed),
-        for sanitised ``labels``."""
+        for sanitised ``labels``; ``reduction="mean"``/``"sum"`` folds the
+        positions in the same call (a native kernel then skips the
+        per-position gradient)."""
         log_p = self.log_softmax(logits, axis)
         picked = self.take_along_axis(log_p, self.expand_dims(labels, axis), axis)
-        return -self.sum(picked, axis=axis)
+        nll = -self.sum(picked, axis=axis)
+        if reduction == "mean":
+            return self.mean(nll)
+        return self.sum(nll) if reduction == "sum" else nll
 
 
 # ---------------------------------------------------------------------------

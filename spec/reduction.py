@@ -20,6 +20,7 @@ single batch value for losses whose statistics pool the batch.  Then:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,19 @@ class Weighted:
     weights: Tensor
 
 
+@dataclass(frozen=True)
+class Fused:
+    """Loss elements produced by a fused op that can also reduce them itself.
+
+    ``compute(reduction)`` returns the elements for ``"none"`` and the reduced
+    value for ``"mean"``/``"sum"`` (plain mean and sum over all elements).
+    Without a ``sample_weight`` those two reductions go straight to the fused
+    op; otherwise the elements are computed and reduced as usual.
+    """
+
+    compute: Callable[[str], Tensor]
+
+
 def canonical_reduction(reduction: Any) -> str:
     """The neutral name of ``reduction`` or a ``ValueError`` listing the choices."""
     reduction = REDUCTION_ALIASES.get(reduction, reduction)
@@ -54,8 +68,12 @@ def canonical_reduction(reduction: Any) -> str:
     return reduction
 
 
-def reduce_loss(ops: Ops, elements: Tensor | Weighted, sample_weight: Tensor | None, reduction: str) -> Tensor:
+def reduce_loss(ops: Ops, elements: Tensor | Weighted | Fused, sample_weight: Tensor | None, reduction: str) -> Tensor:
     """Apply ``sample_weight`` and ``reduction`` (already canonical) to a formula's output."""
+    if isinstance(elements, Fused):
+        if sample_weight is None and reduction != "none":
+            return elements.compute(reduction)
+        elements = elements.compute("none")
     weights = None
     if isinstance(elements, Weighted):
         elements, weights = elements.values, elements.weights

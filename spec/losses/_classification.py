@@ -8,7 +8,7 @@ from spec.inputs import Inputs
 from spec.losses._targets import along_axis, class_log_probabilities, dense_targets, is_label_target
 from spec.ops import Ops, clip, softplus
 from spec.params import Param, ParamSet
-from spec.reduction import Weighted
+from spec.reduction import Fused, Weighted
 from spec.registry import LossSpec, register
 from spec.samples import binary_samples, classification_samples
 
@@ -44,7 +44,7 @@ def categorical_crossentropy(
     class_weights: list[float] | None,
     ignore_index: int | None,
     epsilon: float,
-) -> Tensor | Weighted:
+) -> Tensor | Weighted | Fused:
     r"""Cross-entropy between a class distribution and targets.
 
     .. math::
@@ -106,9 +106,9 @@ def categorical_crossentropy(
         if ignore_index is not None:
             valid = ops.not_equal(y_true, ignore_index)
             labels = ops.where(valid, y_true, 0)
-        nll = ops.sparse_softmax_cross_entropy(y_pred, labels, class_axis)
         if not normalised:
-            return nll
+            return Fused(lambda reduction: ops.sparse_softmax_cross_entropy(y_pred, labels, class_axis, reduction))
+        nll = ops.sparse_softmax_cross_entropy(y_pred, labels, class_axis)
         weight = ops.gather(ops.constant(class_weights, y_pred), labels) if class_weights is not None else None
         if valid is not None:
             valid = ops.cast(valid, y_pred)
