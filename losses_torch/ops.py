@@ -17,8 +17,15 @@ def _dims(axis: int | Sequence[int] | None) -> int | list[int] | None:
     return list(axis) if isinstance(axis, (list, tuple)) else axis
 
 
+# F.cross_entropy skips labels equal to its ignore_index (default -100) without
+# an error; this sentinel keeps every realistic invalid label an error.
+_NEVER_A_LABEL = -(2**62)
+
+
 class TorchOps(Ops):
     name = "torch"
+    # scatter_, gather, index_select and F.cross_entropy raise on invalid indices
+    index_ops_validate = True
 
     def shape(self, x):
         return tuple(x.shape)
@@ -138,7 +145,8 @@ class TorchOps(Ops):
         return torch.gather(x, axis, index.long())
 
     def gather(self, vector, index):
-        return vector[index.long()]
+        # index_select rejects negative indices, where vector[index] would wrap
+        return torch.index_select(vector, 0, index.long().reshape(-1)).reshape(index.shape)
 
     def stop_gradient(self, x):
         return x.detach()
@@ -148,4 +156,4 @@ class TorchOps(Ops):
             return super().sparse_softmax_cross_entropy(logits, labels, axis, reduction)
         if axis != 1 and logits.dim() > 2:
             logits = torch.movedim(logits, axis, 1)
-        return F.cross_entropy(logits, labels.long(), reduction=reduction)
+        return F.cross_entropy(logits, labels.long(), reduction=reduction, ignore_index=_NEVER_A_LABEL)

@@ -120,8 +120,8 @@ def check_inputs(
                     f"{_fmt(pred_shape)} instead"
                 )
             is_labels = True
-            if eager:
-                _check_labels(ops, name, y_true, num_classes, params.get("ignore_index"))
+            if eager and not ops.index_ops_validate:
+                check_labels(ops, name, y_true, num_classes, params.get("ignore_index"))
         else:
             expected = f"{_fmt(pred_shape)}" + (
                 f" or integer labels of shape {_fmt(label_shape)}" if inputs.labels else ""
@@ -168,7 +168,9 @@ def check_inputs(
     return Prepared(y_pred, y_true, axis, is_labels)
 
 
-def _check_labels(ops: Ops, name: str, labels: Tensor, num_classes: int, ignore_index: int | None) -> None:
+def check_labels(ops: Ops, name: str, labels: Tensor, num_classes: int, ignore_index: int | None) -> None:
+    """Raise the spec's ``ValueError`` if a label lies outside ``[0, num_classes)``
+    and is not ``ignore_index``."""
     low, high = ops.value_range(labels)
     if low >= 0 and high < num_classes:
         return

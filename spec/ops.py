@@ -53,6 +53,13 @@ class Ops:
     """Base class of a backend.  Every method is a primitive of the protocol."""
 
     name = "abstract"
+    # True when one_hot / take_along_axis / gather / sparse_softmax_cross_entropy
+    # raise on any out-of-range index by themselves.  The spec then skips its
+    # eager label-range pass (a full read of the labels on every call) and,
+    # when a formula raises, re-checks the labels to replace the native error
+    # with its own message.
+    index_ops_validate = False
+
     # -- inspection ------------------------------------------------------------
     def shape(self, x: Tensor) -> tuple[int, ...]:
         """Static shape as a tuple of Python ints."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spec.backends import get_ops
-from spec.inputs import Inputs, check_inputs
+from spec.inputs import Inputs, check_inputs, check_labels
 from spec.params import Param, ParamSet
 from spec.reduction import canonical_reduction, reduce_loss
 
@@ -118,8 +118,15 @@ def evaluate(
     kwargs = dict(params)
     if "class_axis" in kwargs:
         kwargs["class_axis"] = prepared.class_axis
-    elements = spec.formula(ops, prepared.y_pred, prepared.y_true, **kwargs)
-    return reduce_loss(ops, elements, sample_weight, reduction)
+    try:
+        elements = spec.formula(ops, prepared.y_pred, prepared.y_true, **kwargs)
+        return reduce_loss(ops, elements, sample_weight, reduction)
+    except (IndexError, RuntimeError):
+        if prepared.is_labels and ops.index_ops_validate and check_values:
+            # a native index op refused a label: name it in the spec's words
+            num_classes = ops.shape(prepared.y_pred)[prepared.class_axis]
+            check_labels(ops, spec.name, prepared.y_true, num_classes, params.get("ignore_index"))
+        raise
 
 
 _REGISTRY: dict[str, LossSpec] = {}

@@ -8,6 +8,7 @@ import torch
 
 import losses_tf
 import losses_torch
+import spec
 
 
 def call_torch(name, y_pred, y_true, sample_weight=None, reduction="mean", **params):
@@ -218,3 +219,35 @@ def test_bad_config_keys_and_params(module):
         module.from_config({"name": "dice", "params": {"alpha": 0.3}})
     with pytest.raises(ValueError, match=r"config needs a 'name'"):
         module.from_config({"params": {}})
+
+
+LABEL_PRESETS = [
+    (s.name, preset)
+    for s in spec.specs()
+    if s.inputs.labels
+    for preset, values in s.presets.items()
+    if not values.get("multilabel")
+]
+
+
+@pytest.mark.parametrize("composite", [False, True], ids=["native", "composite"])
+@pytest.mark.parametrize("bad_label", [3, 7, -1, -100])
+@pytest.mark.parametrize(("name", "preset"), LABEL_PRESETS, ids=[f"{n}-{p}" for n, p in LABEL_PRESETS])
+@pytest.mark.parametrize("call", FRAMEWORKS)
+def test_every_label_loss_rejects_invalid_labels(call, name, preset, bad_label, composite, monkeypatch):
+    """Registry-driven: in every preset of every loss taking labels, a label
+    outside [0, C) that is not ignore_index raises the spec's message, whether
+    the backend checks labels itself or relies on its native index ops."""
+    if composite:
+        monkeypatch.setenv("LOSSBRIDGE_COMPOSITE_OPS", "1")
+    loss_spec = spec.get(name)
+    params = dict(loss_spec.presets[preset])
+    if params.get("ignore_index") == bad_label:
+        params["ignore_index"] = 255
+    y_pred = PROBS if params.get("from_logits") is False else LOGITS
+    if params.get("class_weights") is not None and len(params["class_weights"]) != 3:
+        del params["class_weights"]  # the preset is written for another class count
+    labels = LABELS.copy()
+    labels[1, 2, 3] = bad_label
+    with pytest.raises(ValueError, match=rf"labels in y_true must be in \[0, 3\).*e\.g\. {bad_label}"):
+        call(loss_spec.class_name, y_pred, labels, **params)
