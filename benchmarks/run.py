@@ -540,7 +540,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# glibc returns freed blocks above its mmap threshold to the kernel, so every
+# step of every implementation pays fresh page faults for its multi-MB
+# temporaries; that cost swamped the differences between implementations and
+# made medians swing by 1.5x.  Keeping freed memory in the heap (same settings
+# for every implementation) measures the losses instead of the allocator.
+ALLOCATOR_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
+    "MALLOC_TRIM_THRESHOLD_": str(2**30),
+    "MALLOC_TOP_PAD_": str(256 * 2**20),
+}
+
+
+def _with_steady_allocator() -> None:
+    """Re-execute this script once with ``ALLOCATOR_ENV`` (read by glibc at start-up)."""
+    if all(os.environ.get(k) == v for k, v in ALLOCATOR_ENV.items()):
+        return
+    os.environ.update(ALLOCATOR_ENV)
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _with_steady_allocator()
     args = parse_args(argv)
     settings = QUICK if args.quick else FULL
     sections: list[Callable[[Settings], None]] = []
@@ -548,6 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average before the run {os.getloadavg()[0]:.2f}",
         f"numpy {np.__version__}",
+        "allocator: " + " ".join(f"{k}={v}" for k, v in ALLOCATOR_ENV.items()),
     ]
     if os.environ.pop(COMPOSITE_ENV, None) is not None:
         header.append(f"{COMPOSITE_ENV} was set; cleared so that 'ours' rows time the fused path")
