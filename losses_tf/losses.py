@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -148,7 +149,14 @@ def loss_class(name: str | LossSpec) -> type[SpecLoss]:
     return _build(get(name) if isinstance(name, str) else name)
 
 
-def from_config(config: Mapping[str, Any] | str) -> SpecLoss:
-    """Build a Keras loss from a neutral config (written by either framework)."""
+def from_config(config: Mapping[str, Any] | str) -> Any:
+    """Build a Keras loss from a neutral config (written by either framework);
+    a multi-task config (key ``"outputs"``) gives a ``MultiTaskLoss``."""
+    if isinstance(config, str):
+        config = json.loads(config)
+    if isinstance(config, Mapping) and "outputs" in config:
+        from losses_tf.multitask import MultiTaskLoss
+
+        return MultiTaskLoss.from_config(config)
     spec, params, extras = neutral.from_config(config)
     return _instantiate(loss_class(spec), params, extras)

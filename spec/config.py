@@ -48,7 +48,10 @@ def from_config(config: Mapping[str, Any] | str) -> tuple[LossSpec, dict[str, An
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a mapping with keys 'name' and 'params', got {type(config).__name__}")
     if "outputs" in config:
-        raise ValueError("multi-task configs (key 'outputs') are not supported yet; expected a single-loss config")
+        raise ValueError(
+            "a multi-task config (key 'outputs') describes several losses; "
+            "build it with losses_torch.from_config or losses_tf.from_config"
+        )
     unknown = [key for key in config if key not in CONFIG_KEYS]
     if unknown:
         raise ValueError(f"config has unknown key(s) {unknown}; expected keys among {list(CONFIG_KEYS)}")

@@ -1,0 +1,74 @@
+"""``MultiTaskLoss``: Keras' multi-output ``compile(loss=..., loss_weights=...)``
+semantics as an ``nn.Module`` (the rule is written in :mod:`spec.multitask`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from spec import multitask
+
+
+class MultiTaskLoss(nn.Module):
+    """Weighted sum of per-output losses.
+
+    Args:
+        losses: one loss for every output, a list (one per output) or a dict by
+            output name; entries are ``nn.Module`` losses, registered spec
+            names, Keras strings (``"categorical_crossentropy"``, ``"mse"``,
+            ...), neutral configs, ``None``, or lists of these.
+        loss_weights: None, a float, a list or a dict by output name.
+        weighting: ``None`` or ``{"name": "fixed"}`` (fixed ``loss_weights``).
+        output_names: output names in order, for a single loss or a list.
+
+    Call: ``total, parts = loss(outputs, targets)`` with ``outputs`` and
+    ``targets`` dicts keyed by output name (or lists in output order);
+    ``parts`` maps each term's name to its unweighted value.
+    """
+
+    def __init__(
+        self,
+        losses: Any,
+        loss_weights: Any = None,
+        weighting: Any = None,
+        *,
+        output_names: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        from losses_torch.modules import from_config
+
+        multitask.check_weighting(weighting)
+        self.terms = multitask.plan(losses, loss_weights, output_names, lambda v: isinstance(v, nn.Module))
+        self.output_names = list(dict.fromkeys(output_names or [t.output for t in self.terms]))
+        self.term_losses = nn.ModuleDict(
+            {t.name: t.loss if isinstance(t.loss, nn.Module) else from_config(t.loss) for t in self.terms}
+        )
+
+    def _by_name(self, values: Any, what: str) -> Mapping[str, Any]:
+        if isinstance(values, Mapping):
+            return values
+        if isinstance(values, (list, tuple)) and len(values) == len(self.output_names):
+            return dict(zip(self.output_names, values, strict=True))
+        raise ValueError(
+            f"{what} must be a dict keyed by output name or a list of {len(self.output_names)} tensors "
+            f"(outputs {self.output_names}), got {type(values).__name__}"
+        )
+
+    def forward(self, outputs: Any, targets: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        outputs, targets = self._by_name(outputs, "outputs"), self._by_name(targets, "targets")
+        parts = {t.name: self.term_losses[t.name](outputs[t.output], targets[t.output]) for t in self.terms}
+        return multitask.weighted_total(parts, self.terms), parts
+
+    def get_config(self) -> dict[str, Any]:
+        """The neutral multi-task config (both frameworks' ``from_config`` accept it)."""
+        modules = {t.name: self.term_losses[t.name] for t in self.terms}
+        terms = [multitask.Term(t.name, t.output, modules[t.name], t.weight) for t in self.terms]
+        return multitask.to_config(terms, lambda module: module.get_config())
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> MultiTaskLoss:
+        losses, loss_weights, weighting = multitask.parse_config(config)
+        return cls(losses, loss_weights, weighting)

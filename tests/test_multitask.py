@@ -1,0 +1,142 @@
+"""Multi-output losses: Keras 3's compile(loss=..., loss_weights=...) rule in
+both frameworks, checked against Keras itself on the seed's three-output model."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import torch
+
+import losses_tf
+import losses_torch
+from spec import multitask
+
+OUTPUTS = ["ctg_out_1", "ctg_out_2", "bin_out"]
+LOSSES = {name: "categorical_crossentropy" for name in OUTPUTS}
+WEIGHTS = {"ctg_out_1": 1.0, "ctg_out_2": 1.0, "bin_out": 0.5}
+
+
+def siamese(seed=0):
+    """The seed's model: two inputs, a shared feature branch, two 10-way heads
+    and a 2-way head on the squared distance of the two feature vectors."""
+    keras.utils.set_random_seed(seed)
+    a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
+    shared = keras.layers.Dense(6, activation="tanh", name="shared")
+    fa, fb = shared(a), shared(b)
+    distance = keras.layers.Lambda(lambda t: keras.ops.square(t[0] - t[1]))([fa, fb])
+    outputs = {
+        "ctg_out_1": keras.layers.Dense(10, activation="softmax", name="ctg_out_1")(fa),
+        "ctg_out_2": keras.layers.Dense(10, activation="softmax", name="ctg_out_2")(fb),
+        "bin_out": keras.layers.Dense(2, activation="softmax", name="bin_out")(distance),
+    }
+    return keras.Model([a, b], outputs)
+
+
+def batch(seed=1, n=16):
+    rng = np.random.default_rng(seed)
+    x = [rng.normal(size=(n, 8)).astype("float32") for _ in range(2)]
+    y = {
+        "ctg_out_1": np.eye(10, dtype="float32")[rng.integers(0, 10, n)],
+        "ctg_out_2": np.eye(10, dtype="float32")[rng.integers(0, 10, n)],
+        "bin_out": np.eye(2, dtype="float32")[rng.integers(0, 2, n)],
+    }
+    return x, y
+
+
+def test_keras_compile_total_and_parts_match_both_frameworks():
+    model = siamese()
+    model.compile(optimizer="sgd", loss=LOSSES, loss_weights=WEIGHTS)
+    x, y = batch()
+    y_pred = model(x)
+    keras_total = float(model.compute_loss(x, y, y_pred))
+    keras_parts = {k: float(keras.losses.CategoricalCrossentropy()(y[k], y_pred[k])) for k in OUTPUTS}
+
+    ours_tf = losses_tf.MultiTaskLoss(LOSSES, WEIGHTS)
+    total, parts = ours_tf(y, y_pred)
+    np.testing.assert_allclose(float(total), keras_total, rtol=1e-6)
+    for k in OUTPUTS:
+        np.testing.assert_allclose(float(parts[k]), keras_parts[k], rtol=1e-6)
+
+    ours_torch = losses_torch.from_config(json.loads(json.dumps(ours_tf.get_config())))
+    assert isinstance(ours_torch, losses_torch.MultiTaskLoss)
+    total_t, parts_t = ours_torch(
+        {k: torch.tensor(np.asarray(v)) for k, v in y_pred.items()}, {k: torch.tensor(v) for k, v in y.items()}
+    )
+    np.testing.assert_allclose(total_t.item(), keras_total, rtol=1e-6)
+    assert list(parts_t) == OUTPUTS
+
+
+def test_gradients_agree_across_frameworks():
+    rng = np.random.default_rng(0)
+    preds = {k: rng.dirichlet(np.ones(10 if k != "bin_out" else 2), 5) for k in OUTPUTS}
+    targets = {k: np.eye(p.shape[1])[rng.integers(0, p.shape[1], 5)] for k, p in preds.items()}
+    config = {
+        "outputs": {
+            "ctg_out_1": "categorical_crossentropy",
+            "ctg_out_2": ["categorical_crossentropy", {"name": "mean_squared_error"}],
+            "bin_out": {"name": "categorical_crossentropy", "params": {"from_logits": False, "label_smoothing": 0.1}},
+        },
+        "loss_weights": {"ctg_out_1": 1.0, "ctg_out_2": [1.0, 2.0], "bin_out": 0.5},
+    }
+    torch_loss = losses_torch.from_config(config)
+    x = {k: torch.tensor(v, requires_grad=True) for k, v in preds.items()}
+    total_t, parts_t = torch_loss(x, {k: torch.tensor(v) for k, v in targets.items()})
+    total_t.backward()
+    assert list(parts_t) == ["ctg_out_1", "ctg_out_2", "ctg_out_2_1", "bin_out"]
+
+    keras_config = json.loads(json.dumps(torch_loss.get_config()))
+    for entry in keras_config["outputs"].values():
+        for item in entry if isinstance(entry, list) else [entry]:
+            item["dtype"] = "float64"
+    keras_loss = losses_tf.from_config(keras_config)
+    xt = {k: tf.constant(v) for k, v in preds.items()}
+    with tf.GradientTape() as tape:
+        tape.watch(list(xt.values()))
+        total_k, parts_k = keras_loss({k: tf.constant(v) for k, v in targets.items()}, xt)
+    grads = tape.gradient(total_k, xt)
+    np.testing.assert_allclose(float(total_k), total_t.item(), rtol=1e-12)
+    assert list(parts_k) == list(parts_t)
+    for k in OUTPUTS:
+        np.testing.assert_allclose(grads[k].numpy(), x[k].grad.numpy(), rtol=1e-11, atol=1e-15)
+    weights = {"ctg_out_1": 1.0, "ctg_out_2": 1.0, "ctg_out_2_1": 2.0, "bin_out": 0.5}
+    expected = sum(w * parts_t[name].item() for name, w in weights.items())
+    np.testing.assert_allclose(total_t.item(), expected, rtol=1e-14)
+
+
+def test_plan_forms_and_names():
+    objects = lambda v: False
+    single = multitask.plan("mse", None, ["a", "b"], objects)
+    assert [(t.name, t.output, t.weight) for t in single] == [("a", "a", 1.0), ("b", "b", 1.0)]
+    listed = multitask.plan(["mse", None], [2.0, 3.0], ["a", "b"], objects)
+    assert [(t.name, t.weight) for t in listed] == [("a", 2.0)]
+    several = multitask.plan({"a": ["mse", "mae", "mse"]}, {"a": [1.0, 0.5, 0.25]}, None, objects)
+    assert [t.name for t in several] == ["a", "a_1", "a_2"]
+    assert multitask.string_config("categorical_crossentropy")["params"] == {"from_logits": False}
+
+
+@pytest.mark.parametrize(
+    ("losses", "weights", "error", "message"),
+    [
+        (["mse"], None, ValueError, r"losses is a list of 1 entries but there are 2 outputs"),
+        ({"c": "mse"}, None, ValueError, r"losses has keys \['c'\] that are not outputs"),
+        ({"a": "mse"}, {"b": 1.0}, ValueError, r"loss_weights has keys \['b'\] without a loss"),
+        ("mse", 0.5, ValueError, r"a single float loss_weights=0.5 needs a single loss"),
+        ({"a": ["mse", "mae"]}, {"a": 1.0}, ValueError, r"output 'a' has 2 losses but loss_weights gives 1 weights"),
+        ({"a": "msee"}, None, ValueError, r"loss 'msee' is neither a Keras loss string"),
+        ({"a": 3}, None, TypeError, r"a loss must be a loss object, a loss name"),
+        ({"a": None, "b": None}, None, ValueError, r"no loss term"),
+        ({"a": {"name": "dice", "params": {"smoth": 1}}}, None, TypeError, r"unknown parameter 'smoth'"),
+    ],
+)
+@pytest.mark.parametrize("module", [losses_torch, losses_tf], ids=["torch", "keras"])
+def test_bad_multitask_arguments(module, losses, weights, error, message):
+    with pytest.raises(error, match=message):
+        module.MultiTaskLoss(losses, weights, output_names=["a", "b"])
+
+
+@pytest.mark.parametrize("module", [losses_torch, losses_tf], ids=["torch", "keras"])
+def test_unavailable_weighting_is_refused(module):
+    with pytest.raises(ValueError, match=r"weighting 'gradnorm' is not available"):
+        module.MultiTaskLoss("mse", weighting={"name": "gradnorm"}, output_names=["a"])
