@@ -40,30 +40,20 @@ class MultiTaskLoss:
 
         multitask.check_weighting(weighting)
         self.terms = multitask.plan(losses, loss_weights, output_names, lambda v: isinstance(v, keras.losses.Loss))
-        self.output_names = list(dict.fromkeys(output_names or [t.output for t in self.terms]))
+        self.output_names = multitask.output_order(self.terms, output_names)
         self.term_losses = {
             t.name: t.loss if isinstance(t.loss, keras.losses.Loss) else from_config(t.loss) for t in self.terms
         }
 
-    def _by_name(self, values: Any, what: str) -> Mapping[str, Any]:
-        if isinstance(values, Mapping):
-            return values
-        if isinstance(values, (list, tuple)) and len(values) == len(self.output_names):
-            return dict(zip(self.output_names, values, strict=True))
-        raise ValueError(
-            f"{what} must be a dict keyed by output name or a list of {len(self.output_names)} tensors "
-            f"(outputs {self.output_names}), got {type(values).__name__}"
-        )
-
     def __call__(self, y_true: Any, y_pred: Any) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-        y_true, y_pred = self._by_name(y_true, "y_true"), self._by_name(y_pred, "y_pred")
+        y_true = multitask.by_output(y_true, self.output_names, "y_true")
+        y_pred = multitask.by_output(y_pred, self.output_names, "y_pred")
         parts = {t.name: self.term_losses[t.name](y_true[t.output], y_pred[t.output]) for t in self.terms}
         return multitask.weighted_total(parts, self.terms), parts
 
     def get_config(self) -> dict[str, Any]:
         """The neutral multi-task config (both frameworks' ``from_config`` accept it)."""
-        terms = [multitask.Term(t.name, t.output, self.term_losses[t.name], t.weight) for t in self.terms]
-        return multitask.to_config(terms, lambda loss: loss.get_config())
+        return multitask.to_config(self.terms, self.term_losses)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MultiTaskLoss:

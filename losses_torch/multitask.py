@@ -42,31 +42,20 @@ class MultiTaskLoss(nn.Module):
 
         multitask.check_weighting(weighting)
         self.terms = multitask.plan(losses, loss_weights, output_names, lambda v: isinstance(v, nn.Module))
-        self.output_names = list(dict.fromkeys(output_names or [t.output for t in self.terms]))
+        self.output_names = multitask.output_order(self.terms, output_names)
         self.term_losses = nn.ModuleDict(
             {t.name: t.loss if isinstance(t.loss, nn.Module) else from_config(t.loss) for t in self.terms}
         )
 
-    def _by_name(self, values: Any, what: str) -> Mapping[str, Any]:
-        if isinstance(values, Mapping):
-            return values
-        if isinstance(values, (list, tuple)) and len(values) == len(self.output_names):
-            return dict(zip(self.output_names, values, strict=True))
-        raise ValueError(
-            f"{what} must be a dict keyed by output name or a list of {len(self.output_names)} tensors "
-            f"(outputs {self.output_names}), got {type(values).__name__}"
-        )
-
     def forward(self, outputs: Any, targets: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        outputs, targets = self._by_name(outputs, "outputs"), self._by_name(targets, "targets")
+        outputs = multitask.by_output(outputs, self.output_names, "outputs")
+        targets = multitask.by_output(targets, self.output_names, "targets")
         parts = {t.name: self.term_losses[t.name](outputs[t.output], targets[t.output]) for t in self.terms}
         return multitask.weighted_total(parts, self.terms), parts
 
     def get_config(self) -> dict[str, Any]:
         """The neutral multi-task config (both frameworks' ``from_config`` accept it)."""
-        modules = {t.name: self.term_losses[t.name] for t in self.terms}
-        terms = [multitask.Term(t.name, t.output, modules[t.name], t.weight) for t in self.terms]
-        return multitask.to_config(terms, lambda module: module.get_config())
+        return multitask.to_config(self.terms, self.term_losses)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MultiTaskLoss:

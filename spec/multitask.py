@@ -176,6 +176,24 @@ def plan(
     return terms
 
 
+def by_output(values: Any, output_names: Sequence[str], what: str) -> Mapping[str, Any]:
+    """Per-output values as a dict: a dict is kept, a list is matched to
+    ``output_names`` in order."""
+    if isinstance(values, Mapping):
+        return values
+    if isinstance(values, (list, tuple)) and len(values) == len(output_names):
+        return dict(zip(output_names, values, strict=True))
+    raise ValueError(
+        f"{what} must be a dict keyed by output name or a list of {len(output_names)} tensors "
+        f"(outputs {list(output_names)}), got {type(values).__name__}"
+    )
+
+
+def output_order(terms: Sequence[Term], output_names: Sequence[str] | None) -> list[str]:
+    """Output names in order: as given, else in the order the terms read them."""
+    return list(dict.fromkeys(output_names or [t.output for t in terms]))
+
+
 def weighted_total(parts: Mapping[str, Any], terms: Sequence[Term]) -> Any:
     """``sum_t weight_t * parts[t]`` in term order (Keras sums in the same order)."""
     total = None
@@ -208,12 +226,13 @@ def parse_config(config: Mapping[str, Any]) -> tuple[dict, Any, Any]:
     return dict(outputs), config.get("loss_weights"), config.get("weighting")
 
 
-def to_config(terms: Sequence[Term], config_of: Callable[[Any], dict]) -> dict[str, Any]:
-    """The neutral multi-task config of ``terms``."""
+def to_config(terms: Sequence[Term], term_losses: Mapping[str, Any]) -> dict[str, Any]:
+    """The neutral multi-task config of ``terms`` whose built losses are
+    ``term_losses`` (by term name, each with a ``get_config()``)."""
     outputs: dict[str, Any] = {}
     weights: dict[str, Any] = {}
     for term in terms:
-        loss_config = term.loss if isinstance(term.loss, Mapping) else config_of(term.loss)
+        loss_config = term_losses[term.name].get_config()
         if term.output in outputs:
             outputs[term.output] = [*_as_list(outputs[term.output]), loss_config]
             weights[term.output] = [*_as_list(weights[term.output]), term.weight]

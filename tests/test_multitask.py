@@ -8,30 +8,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import torch
+from siamese import OUTPUTS, keras_siamese
 
 import losses_tf
 import losses_torch
 from spec import multitask
 
-OUTPUTS = ["ctg_out_1", "ctg_out_2", "bin_out"]
 LOSSES = {name: "categorical_crossentropy" for name in OUTPUTS}
 WEIGHTS = {"ctg_out_1": 1.0, "ctg_out_2": 1.0, "bin_out": 0.5}
-
-
-def siamese(seed=0):
-    """The seed's model: two inputs, a shared feature branch, two 10-way heads
-    and a 2-way head on the squared distance of the two feature vectors."""
-    keras.utils.set_random_seed(seed)
-    a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
-    shared = keras.layers.Dense(6, activation="tanh", name="shared")
-    fa, fb = shared(a), shared(b)
-    distance = keras.layers.Lambda(lambda t: keras.ops.square(t[0] - t[1]))([fa, fb])
-    outputs = {
-        "ctg_out_1": keras.layers.Dense(10, activation="softmax", name="ctg_out_1")(fa),
-        "ctg_out_2": keras.layers.Dense(10, activation="softmax", name="ctg_out_2")(fb),
-        "bin_out": keras.layers.Dense(2, activation="softmax", name="bin_out")(distance),
-    }
-    return keras.Model([a, b], outputs)
 
 
 def batch(seed=1, n=16):
@@ -46,7 +30,7 @@ def batch(seed=1, n=16):
 
 
 def test_keras_compile_total_and_parts_match_both_frameworks():
-    model = siamese()
+    model = keras_siamese()
     model.compile(optimizer="sgd", loss=LOSSES, loss_weights=WEIGHTS)
     x, y = batch()
     y_pred = model(x)

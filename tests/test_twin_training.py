@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from torch import nn
+from siamese import OUTPUTS, TorchSiamese, keras_siamese
 
 from losses_torch.lightning import KerasStyleModule
 
-OUTPUTS = ["ctg_out_1", "ctg_out_2", "bin_out"]
 LOSSES = {name: "categorical_crossentropy" for name in OUTPUTS}
 WEIGHTS = {"ctg_out_1": 1.0, "ctg_out_2": 1.0, "bin_out": 0.5}
 STEPS, BATCH, LR = 50, 16, 0.1
@@ -28,41 +27,6 @@ def float64_keras():
     yield
     keras.config.set_floatx(floatx)
     keras.config.set_dtype_policy(policy)
-
-
-def keras_siamese():
-    keras.utils.set_random_seed(0)
-    a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
-    shared = keras.layers.Dense(6, activation="tanh", name="shared")
-    fa, fb = shared(a), shared(b)
-    distance = keras.layers.Lambda(lambda t: keras.ops.square(t[0] - t[1]))([fa, fb])
-    outputs = {
-        "ctg_out_1": keras.layers.Dense(10, activation="softmax", name="ctg_out_1")(fa),
-        "ctg_out_2": keras.layers.Dense(10, activation="softmax", name="ctg_out_2")(fb),
-        "bin_out": keras.layers.Dense(2, activation="softmax", name="bin_out")(distance),
-    }
-    return keras.Model([a, b], outputs)
-
-
-class TorchSiamese(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.shared = nn.Linear(8, 6)
-        self.heads = nn.ModuleDict(
-            {"ctg_out_1": nn.Linear(6, 10), "ctg_out_2": nn.Linear(6, 10), "bin_out": nn.Linear(6, 2)}
-        )
-
-    def forward(self, a, b):
-        fa, fb = torch.tanh(self.shared(a)), torch.tanh(self.shared(b))
-        inputs = {"ctg_out_1": fa, "ctg_out_2": fb, "bin_out": (fa - fb) ** 2}
-        return {name: torch.softmax(head(inputs[name]), dim=-1) for name, head in self.heads.items()}
-
-    def copy_from(self, model):
-        with torch.no_grad():
-            for name, layer in [("shared", self.shared), *self.heads.items()]:
-                kernel, bias = model.get_layer(name).get_weights()
-                layer.weight.copy_(torch.tensor(kernel.T))
-                layer.bias.copy_(torch.tensor(bias))
 
 
 def batches():

@@ -1,0 +1,45 @@
+"""The seed's three-output siamese classifier, in Keras and in PyTorch: two
+inputs, a shared feature branch, two 10-way softmax heads (``ctg_out_1``,
+``ctg_out_2``) and a 2-way head (``bin_out``) on the squared difference of the
+two feature vectors."""
+
+import keras
+import torch
+from torch import nn
+
+OUTPUTS = ["ctg_out_1", "ctg_out_2", "bin_out"]
+
+
+def keras_siamese(seed=0):
+    keras.utils.set_random_seed(seed)
+    a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
+    shared = keras.layers.Dense(6, activation="tanh", name="shared")
+    fa, fb = shared(a), shared(b)
+    distance = keras.layers.Lambda(lambda t: keras.ops.square(t[0] - t[1]))([fa, fb])
+    outputs = {
+        "ctg_out_1": keras.layers.Dense(10, activation="softmax", name="ctg_out_1")(fa),
+        "ctg_out_2": keras.layers.Dense(10, activation="softmax", name="ctg_out_2")(fb),
+        "bin_out": keras.layers.Dense(2, activation="softmax", name="bin_out")(distance),
+    }
+    return keras.Model([a, b], outputs)
+
+
+class TorchSiamese(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.shared = nn.Linear(8, 6)
+        self.heads = nn.ModuleDict(
+            {"ctg_out_1": nn.Linear(6, 10), "ctg_out_2": nn.Linear(6, 10), "bin_out": nn.Linear(6, 2)}
+        )
+
+    def forward(self, a, b):
+        fa, fb = torch.tanh(self.shared(a)), torch.tanh(self.shared(b))
+        inputs = {"ctg_out_1": fa, "ctg_out_2": fb, "bin_out": (fa - fb) ** 2}
+        return {name: torch.softmax(head(inputs[name]), dim=-1) for name, head in self.heads.items()}
+
+    def copy_from(self, model):
+        with torch.no_grad():
+            for name, layer in [("shared", self.shared), *self.heads.items()]:
+                kernel, bias = model.get_layer(name).get_weights()
+                layer.weight.copy_(torch.tensor(kernel.T))
+                layer.bias.copy_(torch.tensor(bias))
