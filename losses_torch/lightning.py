@@ -41,7 +41,9 @@ class KerasStyleModule(pl.LightningModule):
             list, single loss, Keras strings, configs), or a ready
             ``MultiTaskLoss``.
         loss_weights: as in Keras' ``compile``.
-        weighting: ``None`` (fixed ``loss_weights``).
+        weighting: ``None`` (fixed ``loss_weights``) or a method of
+            :mod:`spec.weighting`; trainable weighting state is optimised in
+            its own parameter group without weight decay.
         optimizer: a callable taking parameter groups and returning a torch
             optimizer, e.g. ``lambda params: torch.optim.SGD(params, lr=0.01)``.
         output_names: output names in order, when ``loss`` is a single loss
@@ -89,4 +91,8 @@ class KerasStyleModule(pl.LightningModule):
         return self._step(batch, "val_")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self._optimizer([{"params": list(self.model.parameters())}])
+        groups = [{"params": list(self.model.parameters())}]
+        weighting = [p for p in self.loss.parameters() if p.requires_grad]
+        if weighting:  # loss-weighting state gets its own group, without weight decay
+            groups.append({"params": weighting, "weight_decay": 0.0})
+        return self._optimizer(groups)

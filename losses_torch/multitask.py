@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from spec import multitask
+from spec.weighting import resolve as resolve_weighting
 
 
 class MultiTaskLoss(nn.Module):
@@ -21,7 +22,10 @@ class MultiTaskLoss(nn.Module):
             names, Keras strings (``"categorical_crossentropy"``, ``"mse"``,
             ...), neutral configs, ``None``, or lists of these.
         loss_weights: None, a float, a list or a dict by output name.
-        weighting: ``None`` or ``{"name": "fixed"}`` (fixed ``loss_weights``).
+        weighting: ``None`` (fixed ``loss_weights``) or a method of
+            :mod:`spec.weighting`, e.g. ``{"name": "uncertainty", "params":
+            {"variant": "kendall_regression"}}``; its trainable state is the
+            parameter ``weighting_state``.
         output_names: output names in order, for a single loss or a list.
 
     Call: ``total, parts = loss(outputs, targets)`` with ``outputs`` and
@@ -40,22 +44,29 @@ class MultiTaskLoss(nn.Module):
         super().__init__()
         from losses_torch.modules import from_config
 
-        multitask.check_weighting(weighting)
+        self.weighting, self.weighting_params = resolve_weighting(weighting)
         self.terms = multitask.plan(losses, loss_weights, output_names, lambda v: isinstance(v, nn.Module))
         self.output_names = multitask.output_order(self.terms, output_names)
         self.term_losses = nn.ModuleDict(
             {t.name: t.loss if isinstance(t.loss, nn.Module) else from_config(t.loss) for t in self.terms}
         )
+        initial = self.weighting.initial_state(self.weighting_params, len(self.terms))
+        # trainable weighting state (e.g. log-variances); optimise it without weight decay
+        self.weighting_state = None if initial is None else nn.Parameter(torch.tensor(initial))
 
     def forward(self, outputs: Any, targets: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         outputs = multitask.by_output(outputs, self.output_names, "outputs")
         targets = multitask.by_output(targets, self.output_names, "targets")
         parts = {t.name: self.term_losses[t.name](outputs[t.output], targets[t.output]) for t in self.terms}
-        return multitask.weighted_total(parts, self.terms), parts
+        if self.weighting_state is None:
+            return multitask.weighted_total(parts, self.terms), parts
+        values = [parts[t.name] * t.weight for t in self.terms]
+        return self.weighting.combine(values, self.weighting_state, self.weighting_params), parts
 
     def get_config(self) -> dict[str, Any]:
         """The neutral multi-task config (both frameworks' ``from_config`` accept it)."""
-        return multitask.to_config(self.terms, self.term_losses)
+        weighting = {"name": self.weighting.name, "params": dict(self.weighting_params)}
+        return multitask.to_config(self.terms, self.term_losses, weighting)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MultiTaskLoss:

@@ -48,7 +48,6 @@ KERAS_STRINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "mae": ("mean_absolute_error", {}),
     "huber": ("huber", {}),
 }
-WEIGHTINGS = ("fixed",)
 
 
 @dataclass(frozen=True)
@@ -85,8 +84,7 @@ def _entry(value: Any, is_loss_object: Callable[[Any], bool]) -> Any:
     if is_loss_object(value):
         return value
     raise TypeError(
-        f"a loss must be a loss object, a loss name, a Keras loss string or a config dict, "
-        f"got {type(value).__name__}"
+        f"a loss must be a loss object, a loss name, a Keras loss string or a config dict, got {type(value).__name__}"
     )
 
 
@@ -204,12 +202,10 @@ def weighted_total(parts: Mapping[str, Any], terms: Sequence[Term]) -> Any:
 
 
 def check_weighting(weighting: Any) -> None:
-    """Only fixed weights exist so far; anything else is refused by name."""
-    if weighting is None:
-        return
-    name = weighting.get("name") if isinstance(weighting, Mapping) else weighting
-    if name not in WEIGHTINGS:
-        raise ValueError(f"weighting {name!r} is not available; expected one of {list(WEIGHTINGS)} or None")
+    """Validate a weighting description (raises naming what it got)."""
+    from spec.weighting import resolve
+
+    resolve(weighting)
 
 
 def parse_config(config: Mapping[str, Any]) -> tuple[dict, Any, Any]:
@@ -226,7 +222,9 @@ def parse_config(config: Mapping[str, Any]) -> tuple[dict, Any, Any]:
     return dict(outputs), config.get("loss_weights"), config.get("weighting")
 
 
-def to_config(terms: Sequence[Term], term_losses: Mapping[str, Any]) -> dict[str, Any]:
+def to_config(
+    terms: Sequence[Term], term_losses: Mapping[str, Any], weighting: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The neutral multi-task config of ``terms`` whose built losses are
     ``term_losses`` (by term name, each with a ``get_config()``)."""
     outputs: dict[str, Any] = {}
@@ -239,4 +237,8 @@ def to_config(terms: Sequence[Term], term_losses: Mapping[str, Any]) -> dict[str
         else:
             outputs[term.output] = loss_config
             weights[term.output] = term.weight
-    return {"outputs": outputs, "loss_weights": weights, "weighting": {"name": "fixed", "params": {}}}
+    return {
+        "outputs": outputs,
+        "loss_weights": weights,
+        "weighting": dict(weighting or {"name": "fixed", "params": {}}),
+    }

@@ -124,3 +124,51 @@ def test_bad_multitask_arguments(module, losses, weights, error, message):
 def test_unavailable_weighting_is_refused(module):
     with pytest.raises(ValueError, match=r"weighting 'gradnorm' is not available"):
         module.MultiTaskLoss("mse", weighting={"name": "gradnorm"}, output_names=["a"])
+
+
+@pytest.mark.parametrize(
+    ("variant", "optimum"),
+    [
+        ("kendall_regression", lambda v: np.log(v)),
+        ("kendall_classification", lambda v: np.log(2 * v)),
+        ("log_variance", lambda v: np.log(v)),
+        ("liebel", lambda v: np.sqrt((v + np.sqrt(v * v + 8 * v)) / 4)),
+    ],
+)
+def test_uncertainty_variants_have_their_documented_optimum(variant, optimum):
+    """For fixed task losses the state minimising each variant's objective is
+    the closed form in spec/weighting.py (derivative 0, curvature positive)."""
+    from spec.weighting import WEIGHTINGS
+
+    method = WEIGHTINGS["uncertainty"]
+    params = method.bind({"variant": variant})
+    values = [np.float64(0.7), np.float64(2.5)]
+    best = np.array([optimum(v) for v in values])
+
+    def objective(state):
+        return float(method.combine(values, state, params))
+
+    for i in range(2):
+        step = np.zeros(2)
+        step[i] = 1e-4
+        slope = (objective(best + step) - objective(best - step)) / 2e-4
+        curvature = objective(best + step) + objective(best - step) - 2 * objective(best)
+        assert abs(slope) < 1e-7 and curvature > 0
+
+
+@pytest.mark.parametrize("module", [losses_torch, losses_tf], ids=["torch", "keras"])
+def test_weighting_survives_the_config(module):
+    weighting = {"name": "uncertainty", "params": {"variant": "liebel", "init": 2.0}}
+    loss = module.MultiTaskLoss({"a": "mse", "b": "mae"}, {"a": 1.0, "b": 0.5}, weighting)
+    config = json.loads(json.dumps(loss.get_config()))
+    assert config["weighting"] == weighting
+    other = (losses_tf if module is losses_torch else losses_torch).from_config(config)
+    assert other.get_config() == config
+
+
+def test_keras_weighting_state_must_be_given():
+    loss = losses_tf.MultiTaskLoss({"a": "mse"}, weighting="uncertainty")
+    with pytest.raises(ValueError, match=r"weighting 'uncertainty' has trainable state: pass state="):
+        loss({"a": np.zeros((2, 1))}, {"a": np.ones((2, 1))})
+    total, _ = loss({"a": np.zeros((2, 1))}, {"a": np.ones((2, 1))}, state=[0.0])
+    np.testing.assert_allclose(float(total), 0.5, rtol=1e-6)  # exp(0)/2 * 1 + 0/2

@@ -11,6 +11,8 @@ import pytorch_lightning as pl
 import torch
 from siamese import OUTPUTS, TorchSiamese, keras_siamese
 
+import losses_tf
+import losses_torch
 from losses_torch.lightning import KerasStyleModule
 
 LOSSES = {name: "categorical_crossentropy" for name in OUTPUTS}
@@ -55,17 +57,14 @@ class Recording(KerasStyleModule):
         return super().training_step(batch, batch_idx)
 
 
-def test_fixed_loss_weights_keras_vs_lightning(float64_keras):
+def twin_train(keras_model, torch_loss, weights_from=None):
+    """Train both sides on the same batches; return both per-step logs and the models."""
     data = batches()
-    model = keras_siamese()
-    assert all(w.dtype == "float64" for w in model.weights)
     torch_model = TorchSiamese().double()
-    torch_model.copy_from(model)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR), loss=LOSSES, loss_weights=WEIGHTS)
-    keras_history = [model.train_on_batch(x, y, return_dict=True) for x, y in data]
-
+    torch_model.copy_from(weights_from or keras_model)
+    keras_history = [keras_model.train_on_batch(x, y, return_dict=True) for x, y in data]
     torch_batches = [([torch.tensor(v) for v in x], {k: torch.tensor(v) for k, v in y.items()}) for x, y in data]
-    module = Recording(torch_model, LOSSES, WEIGHTS, optimizer=lambda params: torch.optim.SGD(params, lr=LR))
+    module = Recording(torch_model, torch_loss, optimizer=lambda params: torch.optim.SGD(params, lr=LR))
     trainer = pl.Trainer(
         max_steps=STEPS,
         max_epochs=1,
@@ -77,18 +76,45 @@ def test_fixed_loss_weights_keras_vs_lightning(float64_keras):
         devices=1,
     )
     trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(torch_batches, batch_size=None))
-
     assert len(module.history) == STEPS
     keys = ["loss", *(f"{name}_loss" for name in OUTPUTS)]
     for step, (ours, theirs) in enumerate(zip(module.history, keras_history, strict=True)):
         for key in keys:
             np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-9, err_msg=f"step {step} {key}")
-    for name, layer in [("shared", torch_model.shared), *torch_model.heads.items()]:
-        kernel, bias = model.get_layer(name).get_weights()
-        np.testing.assert_allclose(layer.weight.detach().numpy(), kernel.T, rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(layer.bias.detach().numpy(), bias, rtol=1e-9, atol=1e-12)
     assert module.history[-1]["loss"] < module.history[0]["loss"]  # it trained
     assert set(keys) <= set(trainer.callback_metrics)
+    return torch_model, module
+
+
+def assert_same_weights(keras_model, torch_model):
+    for name, layer in [("shared", torch_model.shared), *torch_model.heads.items()]:
+        kernel, bias = keras_model.get_layer(name).get_weights()
+        np.testing.assert_allclose(layer.weight.detach().numpy(), kernel.T, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(layer.bias.detach().numpy(), bias, rtol=1e-9, atol=1e-12)
+
+
+def test_fixed_loss_weights_keras_vs_lightning(float64_keras):
+    """Keras' own compile(loss=..., loss_weights=...) is the reference."""
+    model = keras_siamese()
+    assert all(w.dtype == "float64" for w in model.weights)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR), loss=LOSSES, loss_weights=WEIGHTS)
+    torch_model, _ = twin_train(model, losses_torch.MultiTaskLoss(LOSSES, WEIGHTS))
+    assert_same_weights(model, torch_model)
+
+
+@pytest.mark.parametrize("variant", ["kendall_regression", "log_variance", "liebel"])
+def test_uncertainty_weighting_keras_vs_lightning(float64_keras, variant):
+    weighting = {"name": "uncertainty", "params": {"variant": variant}}
+    inner = keras_siamese()
+    wrapped = losses_tf.KerasStyleModel(inner, LOSSES, WEIGHTS, weighting)
+    wrapped.compile(optimizer=keras.optimizers.SGD(learning_rate=LR))
+    torch_loss = losses_torch.MultiTaskLoss(LOSSES, WEIGHTS, weighting).double()
+    torch_model, module = twin_train(wrapped, torch_loss, weights_from=inner)
+    assert_same_weights(inner, torch_model)
+    learned = module.loss.weighting_state.detach().numpy()
+    np.testing.assert_allclose(learned, wrapped.weighting_state.numpy(), rtol=1e-9)
+    start = 1.0 if variant == "liebel" else 0.0
+    assert np.all(np.abs(learned - start) > 1e-3)  # the weights moved
 
 
 @pytest.mark.parametrize("output", OUTPUTS)
