@@ -76,6 +76,7 @@ class MultiTaskLoss:
         return cls(losses, loss_weights, weighting)
 
 
+@keras.saving.register_keras_serializable(package="lossbridge")
 class KerasStyleModel(keras.Model):
     """Wrap a multi-output Keras model so that ``fit`` trains it on a
     :class:`MultiTaskLoss`, weighting state included, logging ``loss`` and
@@ -98,6 +99,20 @@ class KerasStyleModel(keras.Model):
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.model(inputs, training=training)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "model": keras.saving.serialize_keras_object(self.model),
+            "loss": self.multitask.get_config(),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> KerasStyleModel:
+        config = dict(config)
+        model = keras.saving.deserialize_keras_object(config.pop("model"))
+        loss = MultiTaskLoss.from_config(config.pop("loss"))
+        return cls(model, loss, **{k: v for k, v in config.items() if k in ("name",)})
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         total, parts = self.multitask(y, y_pred, state=self.weighting_state)

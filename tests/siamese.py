@@ -10,12 +10,20 @@ from torch import nn
 OUTPUTS = ["ctg_out_1", "ctg_out_2", "bin_out"]
 
 
+@keras.saving.register_keras_serializable(package="lossbridge_tests")
+class SquaredDifference(keras.layers.Layer):
+    """Elementwise squared difference of two feature vectors."""
+
+    def call(self, inputs):
+        return keras.ops.square(inputs[0] - inputs[1])
+
+
 def keras_siamese(seed=0):
     keras.utils.set_random_seed(seed)
     a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
     shared = keras.layers.Dense(6, activation="tanh", name="shared")
     fa, fb = shared(a), shared(b)
-    distance = keras.layers.Lambda(lambda t: keras.ops.square(t[0] - t[1]))([fa, fb])
+    distance = SquaredDifference(name="distance")([fa, fb])
     outputs = {
         "ctg_out_1": keras.layers.Dense(10, activation="softmax", name="ctg_out_1")(fa),
         "ctg_out_2": keras.layers.Dense(10, activation="softmax", name="ctg_out_2")(fb),

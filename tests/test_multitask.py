@@ -172,3 +172,24 @@ def test_keras_weighting_state_must_be_given():
         loss({"a": np.zeros((2, 1))}, {"a": np.ones((2, 1))})
     total, _ = loss({"a": np.zeros((2, 1))}, {"a": np.ones((2, 1))}, state=[0.0])
     np.testing.assert_allclose(float(total), 0.5, rtol=1e-6)  # exp(0)/2 * 1 + 0/2
+
+
+def test_keras_style_model_fits_saves_and_loads(tmp_path):
+    model = losses_tf.KerasStyleModel(
+        keras_siamese(), LOSSES, WEIGHTS, {"name": "uncertainty", "params": {"variant": "log_variance"}}
+    )
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05))
+    x, y = batch(n=32)
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert {"loss", *(f"{name}_loss" for name in OUTPUTS)} <= set(history.history)
+    state = model.weighting_state.numpy().copy()
+    assert np.all(state != 0.0)
+    before = model.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)
+    path = tmp_path / "siamese.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, losses_tf.KerasStyleModel)
+    np.testing.assert_allclose(loaded.weighting_state.numpy(), state)
+    after = loaded.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)
+    for key, value in before.items():
+        np.testing.assert_allclose(after[key], value, rtol=1e-6, err_msg=key)
