@@ -24,10 +24,17 @@ Methods available so far:
   ``s`` is the log-variance ``log sigma^2`` except for ``liebel`` (Liebel &
   Körner, "Auxiliary Tasks in Multi-task Learning", 2018), which learns
   ``sigma`` itself.  Give these parameters no weight decay.
+* ``convex`` -- the seed's learnable convex weight for two terms,
+  ``alpha v_1 + (1 - alpha) v_2`` with ``alpha = sigmoid(a)`` kept in (0, 1).
+  On its own it drifts to the smaller loss: ``d/d alpha = v_1 - v_2``, so
+  alpha runs to 0 or 1.  ``barrier > 0`` adds
+  ``-barrier * (log alpha + log(1 - alpha))``, which keeps alpha inside with
+  an interior optimum where ``v_1 - v_2 = barrier (1/alpha - 1/(1 - alpha))``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +73,16 @@ def uncertainty(ops: Any, values: Sequence[Tensor], state: Tensor, *, variant: s
     return total
 
 
+def convex(ops: Any, values: Sequence[Tensor], state: Tensor, *, barrier: float) -> Tensor:
+    """Learnable convex combination of two terms (see the module docstring)."""
+    logit = state[0]
+    log_alpha, log_rest = ops.log_sigmoid(logit), ops.log_sigmoid(-logit)
+    total = ops.exp(log_alpha) * values[0] + ops.exp(log_rest) * values[1]
+    if barrier:
+        total = total - barrier * (log_alpha + log_rest)
+    return total
+
+
 @dataclass(frozen=True)
 class Weighting:
     """A weighting method: its parameters, its trainable state and its formula."""
@@ -79,6 +96,11 @@ class Weighting:
 
     def initial_state(self, params: Mapping[str, Any], num_terms: int) -> list[float] | None:
         """Initial values of the trainable state (None: stateless)."""
+        if self.name == "convex":
+            if num_terms != 2:
+                raise ValueError(f"weighting 'convex' combines exactly 2 loss terms, got {num_terms}")
+            alpha = params["alpha"]
+            return [math.log(alpha) - math.log1p(-alpha)]
         if self.name != "uncertainty":
             return None
         init = params.get("init")
@@ -90,6 +112,8 @@ class Weighting:
         ops = get_ops(values[0])
         if self.name == "fixed":
             return fixed(ops, values, state)
+        if self.name == "convex":
+            return self.formula(ops, values, state, barrier=params["barrier"])
         return self.formula(ops, values, state, variant=params["variant"])
 
 
@@ -106,6 +130,25 @@ WEIGHTINGS = {
             )
         ),
         uncertainty,
+    ),
+    "convex": Weighting(
+        "convex",
+        ParamSet(
+            (
+                Param(
+                    "alpha",
+                    "float",
+                    0.5,
+                    "initial weight of the first term",
+                    low=0.0,
+                    high=1.0,
+                    low_open=True,
+                    high_open=True,
+                ),
+                Param("barrier", "float", 0.0, "strength of the log barrier keeping alpha inside (0, 1)", low=0.0),
+            )
+        ),
+        convex,
     ),
 }
 

@@ -193,3 +193,34 @@ def test_keras_style_model_fits_saves_and_loads(tmp_path):
     after = loaded.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)
     for key, value in before.items():
         np.testing.assert_allclose(after[key], value, rtol=1e-6, err_msg=key)
+
+
+def test_convex_weighting_drifts_without_barrier_and_not_with_it():
+    """d total / d alpha = v1 - v2: plain gradient descent pushes alpha to the
+    smaller loss; with the barrier it settles where
+    v1 - v2 = barrier * (1/alpha - 1/(1 - alpha))."""
+    from spec.weighting import WEIGHTINGS
+
+    method = WEIGHTINGS["convex"]
+    values = [np.float64(1.0), np.float64(3.0)]
+
+    def descend(barrier, steps=4000, lr=0.5):
+        params = method.bind({"alpha": 0.5, "barrier": barrier})
+        state = np.array(method.initial_state(params, 2))
+        for _ in range(steps):
+            h = 1e-6
+            grad = (
+                float(method.combine(values, state + h, params)) - float(method.combine(values, state - h, params))
+            ) / (2 * h)
+            state = state - lr * grad
+        return 1.0 / (1.0 + np.exp(-state[0]))
+
+    assert descend(0.0) > 0.999  # all weight on the smaller loss
+    alpha = descend(0.5)
+    np.testing.assert_allclose(values[0] - values[1], 0.5 * (1 / alpha - 1 / (1 - alpha)), rtol=1e-6)
+    assert 0.5 < alpha < 0.9
+
+
+def test_convex_weighting_needs_two_terms():
+    with pytest.raises(ValueError, match=r"weighting 'convex' combines exactly 2 loss terms, got 3"):
+        losses_torch.MultiTaskLoss(LOSSES, weighting="convex")

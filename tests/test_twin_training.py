@@ -57,7 +57,7 @@ class Recording(KerasStyleModule):
         return super().training_step(batch, batch_idx)
 
 
-def twin_train(keras_model, torch_loss, weights_from=None):
+def twin_train(keras_model, torch_loss, weights_from=None, outputs=OUTPUTS):
     """Train both sides on the same batches; return both per-step logs and the models."""
     data = batches()
     torch_model = TorchSiamese().double()
@@ -77,7 +77,7 @@ def twin_train(keras_model, torch_loss, weights_from=None):
     )
     trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(torch_batches, batch_size=None))
     assert len(module.history) == STEPS
-    keys = ["loss", *(f"{name}_loss" for name in OUTPUTS)]
+    keys = ["loss", *(f"{name}_loss" for name in outputs)]
     for step, (ours, theirs) in enumerate(zip(module.history, keras_history, strict=True)):
         for key in keys:
             np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-9, err_msg=f"step {step} {key}")
@@ -152,3 +152,16 @@ def test_gradient_routing(output):
             assert torch_grad is None or torch.count_nonzero(torch_grad) == 0
             assert keras_grad is None or float(tf.reduce_sum(tf.abs(keras_grad))) == 0.0
     assert torch.count_nonzero(torch_model.shared.weight.grad) > 0
+
+
+@pytest.mark.parametrize("barrier", [0.0, 0.2])
+def test_convex_weighting_keras_vs_lightning(float64_keras, barrier):
+    two = {"ctg_out_1": "categorical_crossentropy", "ctg_out_2": "categorical_crossentropy"}
+    weighting = {"name": "convex", "params": {"alpha": 0.3, "barrier": barrier}}
+    inner = keras_siamese()
+    wrapped = losses_tf.KerasStyleModel(inner, two, None, weighting)
+    wrapped.compile(optimizer=keras.optimizers.SGD(learning_rate=LR))
+    torch_loss = losses_torch.MultiTaskLoss(two, None, weighting).double()
+    torch_model, module = twin_train(wrapped, torch_loss, weights_from=inner, outputs=list(two))
+    assert_same_weights(inner, torch_model)
+    np.testing.assert_allclose(module.loss.weighting_state.detach().numpy(), wrapped.weighting_state.numpy(), rtol=1e-9)
