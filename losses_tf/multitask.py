@@ -61,9 +61,8 @@ class MultiTaskLoss:
                 f"weighting {self.weighting.name!r} has trainable state: pass state= (a variable of "
                 f"{len(self.terms)} values), or train through losses_tf.KerasStyleModel"
             )
-        values = [parts[t.name] * t.weight for t in self.terms]
-        state = tf.cast(tf.convert_to_tensor(state), values[0].dtype)
-        return self.weighting.combine(values, state, self.weighting_params), parts
+        state = tf.cast(tf.convert_to_tensor(state), next(iter(parts.values())).dtype)
+        return multitask.total_loss(parts, self.terms, self.weighting, self.weighting_params, state), parts
 
     def get_config(self) -> dict[str, Any]:
         """The neutral multi-task config (both frameworks' ``from_config`` accept it)."""

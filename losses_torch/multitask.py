@@ -58,10 +58,8 @@ class MultiTaskLoss(nn.Module):
         outputs = multitask.by_output(outputs, self.output_names, "outputs")
         targets = multitask.by_output(targets, self.output_names, "targets")
         parts = {t.name: self.term_losses[t.name](outputs[t.output], targets[t.output]) for t in self.terms}
-        if self.weighting_state is None:
-            return multitask.weighted_total(parts, self.terms), parts
-        values = [parts[t.name] * t.weight for t in self.terms]
-        return self.weighting.combine(values, self.weighting_state, self.weighting_params), parts
+        total = multitask.total_loss(parts, self.terms, self.weighting, self.weighting_params, self.weighting_state)
+        return total, parts
 
     def get_config(self) -> dict[str, Any]:
         """The neutral multi-task config (both frameworks' ``from_config`` accept it)."""

@@ -201,6 +201,14 @@ def weighted_total(parts: Mapping[str, Any], terms: Sequence[Term]) -> Any:
     return total
 
 
+def total_loss(parts: Mapping[str, Any], terms: Sequence[Term], weighting: Any, params: Any, state: Any) -> Any:
+    """The training objective: fixed weights (``state is None``) or the
+    weighting method on the weighted terms ``w_t * parts[t]``."""
+    if state is None:
+        return weighted_total(parts, terms)
+    return weighting.combine([parts[t.name] * t.weight for t in terms], state, params)
+
+
 def check_weighting(weighting: Any) -> None:
     """Validate a weighting description (raises naming what it got)."""
     from spec.weighting import resolve
