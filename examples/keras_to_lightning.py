@@ -22,8 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import keras
 import matplotlib
 import numpy as np
-import pytorch_lightning as pl
-from siamese import OUTPUTS, TorchSiamese, keras_siamese
+from siamese import OUTPUTS, TorchSiamese, fit_lightning, keras_siamese
 
 from losses_torch.lightning import KerasStyleModule
 
@@ -74,18 +73,7 @@ def train(steps: int, lr: float) -> tuple[list[dict], list[dict]]:
     keras_steps = [model.train_on_batch(x, y, return_dict=True) for x, y in data]
 
     module = History(torch_model, LOSSES, WEIGHTS, optimizer=lambda params: torch.optim.SGD(params, lr=lr))
-    batches = [([torch.tensor(v) for v in x], {k: torch.tensor(v) for k, v in y.items()}) for x, y in data]
-    trainer = pl.Trainer(
-        max_steps=steps,
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-        devices=1,
-    )
-    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
+    fit_lightning(module, data, steps)
     return keras_steps, module.steps
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -152,9 +151,8 @@ def loss_class(name: str | LossSpec) -> type[SpecLoss]:
 def from_config(config: Mapping[str, Any] | str) -> Any:
     """Build a Keras loss from a neutral config (written by either framework);
     a multi-task config (key ``"outputs"``) gives a ``MultiTaskLoss``."""
-    if isinstance(config, str):
-        config = json.loads(config)
-    if isinstance(config, Mapping) and "outputs" in config:
+    config = neutral.load(config)
+    if neutral.is_multitask(config):
         from losses_tf.multitask import MultiTaskLoss
 
         return MultiTaskLoss.from_config(config)

@@ -33,6 +33,20 @@ def to_config(spec: LossSpec, params: Mapping[str, Any], *, reduction: str = "me
     return config
 
 
+def load(config: Mapping[str, Any] | str) -> Mapping[str, Any]:
+    """A config as a mapping (JSON strings are parsed)."""
+    if isinstance(config, str):
+        config = json.loads(config)
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a mapping with keys 'name' and 'params', got {type(config).__name__}")
+    return config
+
+
+def is_multitask(config: Mapping[str, Any]) -> bool:
+    """Multi-task configs describe several losses under ``"outputs"``."""
+    return "outputs" in config
+
+
 def from_config(config: Mapping[str, Any] | str) -> tuple[LossSpec, dict[str, Any], dict[str, Any]]:
     """Parse a neutral config (a mapping or a JSON string).
 
@@ -43,11 +57,8 @@ def from_config(config: Mapping[str, Any] | str) -> tuple[LossSpec, dict[str, An
     Raises:
         TypeError / ValueError naming the offending key or value.
     """
-    if isinstance(config, str):
-        config = json.loads(config)
-    if not isinstance(config, Mapping):
-        raise TypeError(f"config must be a mapping with keys 'name' and 'params', got {type(config).__name__}")
-    if "outputs" in config:
+    config = load(config)
+    if is_multitask(config):
         raise ValueError(
             "a multi-task config (key 'outputs') describes several losses; "
             "build it with losses_torch.from_config or losses_tf.from_config"

@@ -4,6 +4,7 @@ inputs, a shared feature branch, two 10-way softmax heads (``ctg_out_1``,
 two feature vectors."""
 
 import keras
+import pytorch_lightning as pl
 import torch
 from torch import nn
 
@@ -51,3 +52,21 @@ class TorchSiamese(nn.Module):
                 kernel, bias = model.get_layer(name).get_weights()
                 layer.weight.copy_(torch.tensor(kernel.T))
                 layer.bias.copy_(torch.tensor(bias))
+
+
+def fit_lightning(module: pl.LightningModule, data: list, steps: int) -> pl.Trainer:
+    """Fit ``module`` for ``steps`` steps on NumPy batches ``[(x_list, y_dict), ...]``
+    (converted to torch, float64), one batch per step, in order."""
+    batches = [([torch.tensor(v) for v in x], {k: torch.tensor(v) for k, v in y.items()}) for x, y in data]
+    trainer = pl.Trainer(
+        max_steps=steps,
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+    )
+    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
+    return trainer

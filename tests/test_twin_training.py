@@ -7,9 +7,8 @@ final weights (float64)."""
 import keras
 import numpy as np
 import pytest
-import pytorch_lightning as pl
 import torch
-from siamese import OUTPUTS, TorchSiamese, keras_siamese
+from siamese import OUTPUTS, TorchSiamese, fit_lightning, keras_siamese
 
 import losses_tf
 import losses_torch
@@ -63,19 +62,8 @@ def twin_train(keras_model, torch_loss, weights_from=None, outputs=OUTPUTS):
     torch_model = TorchSiamese().double()
     torch_model.copy_from(weights_from or keras_model)
     keras_history = [keras_model.train_on_batch(x, y, return_dict=True) for x, y in data]
-    torch_batches = [([torch.tensor(v) for v in x], {k: torch.tensor(v) for k, v in y.items()}) for x, y in data]
     module = Recording(torch_model, torch_loss, optimizer=lambda params: torch.optim.SGD(params, lr=LR))
-    trainer = pl.Trainer(
-        max_steps=STEPS,
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-        devices=1,
-    )
-    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(torch_batches, batch_size=None))
+    trainer = fit_lightning(module, data, STEPS)
     assert len(module.history) == STEPS
     keys = ["loss", *(f"{name}_loss" for name in outputs)]
     for step, (ours, theirs) in enumerate(zip(module.history, keras_history, strict=True)):
