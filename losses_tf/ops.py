@@ -60,6 +60,9 @@ class TensorFlowOps(Ops):
     def expand_dims(self, x, axis):
         return tf.expand_dims(x, axis)
 
+    def stack(self, xs, axis=0):
+        return tf.stack(list(xs), axis=axis)
+
     def exp(self, x):
         return tf.exp(x)
 

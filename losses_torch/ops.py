@@ -71,6 +71,9 @@ class TorchOps(Ops):
     def expand_dims(self, x, axis):
         return x.unsqueeze(axis)
 
+    def stack(self, xs, axis=0):
+        return torch.stack(list(xs), dim=axis)
+
     def exp(self, x):
         return torch.exp(x)
 

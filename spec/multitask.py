@@ -192,21 +192,18 @@ def output_order(terms: Sequence[Term], output_names: Sequence[str] | None) -> l
     return list(dict.fromkeys(output_names or [t.output for t in terms]))
 
 
+def term_values(parts: Mapping[str, Any], terms: Sequence[Term]) -> list[Any]:
+    """``[weight_t * parts[t] for t in terms]`` (a weight of 1 leaves the value as is)."""
+    return [parts[t.name] * t.weight if t.weight != 1.0 else parts[t.name] for t in terms]
+
+
 def weighted_total(parts: Mapping[str, Any], terms: Sequence[Term]) -> Any:
     """``sum_t weight_t * parts[t]`` in term order (Keras sums in the same order)."""
-    total = None
-    for term in terms:
-        value = parts[term.name] * term.weight if term.weight != 1.0 else parts[term.name]
-        total = value if total is None else total + value
+    values = term_values(parts, terms)
+    total = values[0]
+    for value in values[1:]:
+        total = total + value
     return total
-
-
-def total_loss(parts: Mapping[str, Any], terms: Sequence[Term], weighting: Any, params: Any, state: Any) -> Any:
-    """The training objective: fixed weights (``state is None``) or the
-    weighting method on the weighted terms ``w_t * parts[t]``."""
-    if state is None:
-        return weighted_total(parts, terms)
-    return weighting.combine([parts[t.name] * t.weight for t in terms], state, params)
 
 
 def check_weighting(weighting: Any) -> None:
@@ -214,6 +211,13 @@ def check_weighting(weighting: Any) -> None:
     from spec.weighting import resolve
 
     resolve(weighting)
+
+
+def batch_size(tensors: Any) -> int:
+    """Keras' batch size of a step: the first axis of the first leaf."""
+    while isinstance(tensors, (list, tuple, Mapping)):
+        tensors = next(iter(tensors.values())) if isinstance(tensors, Mapping) else tensors[0]
+    return tensors.shape[0]
 
 
 def parse_config(config: Mapping[str, Any]) -> tuple[dict, Any, Any]:

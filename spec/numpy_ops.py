@@ -54,6 +54,9 @@ class NumpyOps(Ops):
     def expand_dims(self, x, axis):
         return np.expand_dims(x, axis)
 
+    def stack(self, xs, axis=0):
+        return np.stack(xs, axis=axis)
+
     def exp(self, x):
         return np.exp(x)
 

@@ -115,6 +115,10 @@ class Ops:
         raise NotImplementedError(f"backend {self.name} has no expand_dims")
 
     # -- elementwise -----------------------------------------------------------
+    def stack(self, xs: Sequence[Tensor], axis: int = 0) -> Tensor:
+        """Join same-shape tensors along a new ``axis``."""
+        raise NotImplementedError(f"backend {self.name} has no stack")
+
     def exp(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"backend {self.name} has no exp")
 

@@ -54,9 +54,9 @@ class TorchSiamese(nn.Module):
                 layer.bias.copy_(torch.tensor(bias))
 
 
-def fit_lightning(module: pl.LightningModule, data: list, steps: int) -> pl.Trainer:
+def fit_lightning(module: pl.LightningModule, data: list, steps: int, **trainer_args) -> pl.Trainer:
     """Fit ``module`` for ``steps`` steps on NumPy batches ``[(x_list, y_dict), ...]``
-    (converted to torch, float64), one batch per step, in order."""
+    (converted to torch tensors of their NumPy dtype), one batch per step, in order."""
     batches = [([torch.tensor(v) for v in x], {k: torch.tensor(v) for k, v in y.items()}) for x, y in data]
     trainer = pl.Trainer(
         max_steps=steps,
@@ -67,6 +67,7 @@ def fit_lightning(module: pl.LightningModule, data: list, steps: int) -> pl.Trai
         enable_model_summary=False,
         accelerator="cpu",
         devices=1,
+        **trainer_args,
     )
     trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
     return trainer

@@ -45,31 +45,43 @@ def batches():
 
 
 class Recording(KerasStyleModule):
+    """Records every training step's logged values (no extra forward pass,
+    which would advance the weighting's state)."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.history = []
+        self.history, self._current = [], {}
 
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        total, parts = self.loss(self(x), y)
-        self.history.append({"loss": total.item(), **{f"{k}_loss": v.item() for k, v in parts.items()}})
-        return super().training_step(batch, batch_idx)
+    def log(self, name, value, *args, **kwargs):
+        if kwargs.get("on_step"):
+            self._current[name] = float(value.detach())
+        super().log(name, value, *args, **kwargs)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        self.history.append(self._current)
+        self._current = {}
 
 
-def twin_train(keras_model, torch_loss, weights_from=None, outputs=OUTPUTS):
+def twin_train(keras_model, torch_loss, weights_from=None, outputs=OUTPUTS, shared=False):
     """Train both sides on the same batches; return both per-step logs and the models."""
     data = batches()
     torch_model = TorchSiamese().double()
     torch_model.copy_from(weights_from or keras_model)
     keras_history = [keras_model.train_on_batch(x, y, return_dict=True) for x, y in data]
-    module = Recording(torch_model, torch_loss, optimizer=lambda params: torch.optim.SGD(params, lr=LR))
+    module = Recording(
+        torch_model,
+        torch_loss,
+        optimizer=lambda params: torch.optim.SGD(params, lr=LR),
+        shared=torch_model.shared if shared else None,
+    )
     trainer = fit_lightning(module, data, STEPS)
     assert len(module.history) == STEPS
     keys = ["loss", *(f"{name}_loss" for name in outputs)]
     for step, (ours, theirs) in enumerate(zip(module.history, keras_history, strict=True)):
         for key in keys:
             np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-9, err_msg=f"step {step} {key}")
-    assert module.history[-1]["loss"] < module.history[0]["loss"]  # it trained
+    first, last = (sum(module.history[i][f"{name}_loss"] for name in outputs) for i in (0, -1))
+    assert last < first  # it trained
     assert set(keys) <= set(trainer.callback_metrics)
     return torch_model, module
 
@@ -153,3 +165,64 @@ def test_convex_weighting_keras_vs_lightning(float64_keras, barrier):
     torch_model, module = twin_train(wrapped, torch_loss, weights_from=inner, outputs=list(two))
     assert_same_weights(inner, torch_model)
     np.testing.assert_allclose(module.loss.weighting_state.detach().numpy(), wrapped.weighting_state.numpy(), rtol=1e-9)
+
+
+def wrapped_pair(weighting, losses=LOSSES, weights=WEIGHTS, shared=None):
+    inner = keras_siamese()
+    wrapped = losses_tf.KerasStyleModel(inner, losses, weights, weighting, shared=shared)
+    wrapped.compile(optimizer=keras.optimizers.SGD(learning_rate=LR))
+    return inner, wrapped, losses_torch.MultiTaskLoss(losses, weights, weighting).double()
+
+
+def test_gradnorm_keras_vs_lightning(float64_keras):
+    """GradNorm (paper version) on the last shared layer: manual optimization
+    in Lightning, a train_step override in Keras; same trajectory."""
+    weighting = {"name": "gradnorm", "params": {"alpha": 1.5}}
+    inner, wrapped, torch_loss = wrapped_pair(weighting, shared=["shared"])
+    torch_model, module = twin_train(wrapped, torch_loss, weights_from=inner, shared=True)
+    assert not module.automatic_optimization
+    assert_same_weights(inner, torch_model)
+    learned = module.loss.weighting_state.detach().numpy()
+    np.testing.assert_allclose(learned, wrapped.weighting_state.numpy(), rtol=1e-9)
+    assert np.abs(learned - 1.0).max() > 1e-2  # the task weights moved
+    initial = module.loss.weighting_initial.numpy()
+    np.testing.assert_allclose(initial, wrapped.weighting_buffers["initial"].numpy(), rtol=1e-9)
+    assert int(module.loss.weighting_step) == int(wrapped.weighting_buffers["step"].numpy()) == STEPS
+
+
+@pytest.mark.parametrize(
+    "weighting",
+    [
+        {"name": "rlw", "params": {"seed": 3}},
+        {"name": "mgda", "params": {"normalization": "none"}},
+        {"name": "mgda", "params": {"normalization": "l2"}},
+        {"name": "pcgrad", "params": {"seed": 5}},
+        {"name": "cagrad", "params": {"c": 0.4, "rescale": 1}},
+    ],
+    ids=["rlw", "mgda", "mgda-l2", "pcgrad", "cagrad"],
+)
+def test_drawn_and_gramian_weightings_keras_vs_lightning(float64_keras, weighting):
+    shared = None if weighting["name"] == "rlw" else ["shared"]
+    inner, wrapped, torch_loss = wrapped_pair(weighting, shared=shared)
+    torch_model, module = twin_train(wrapped, torch_loss, weights_from=inner, shared=shared is not None)
+    assert module.automatic_optimization == (shared is None)
+    assert_same_weights(inner, torch_model)
+
+
+@pytest.mark.parametrize(
+    ("keras_weighting", "torch_weighting"),
+    [
+        ({"name": "gradnorm", "params": {"alpha": 1.5}}, {"name": "gradnorm", "params": {"alpha": 1.4}}),
+        ({"name": "rlw", "params": {"seed": 3}}, {"name": "rlw", "params": {"seed": 4}}),
+        ({"name": "pcgrad", "params": {"seed": 1}}, {"name": "pcgrad", "params": {"seed": 2}}),
+        ({"name": "cagrad", "params": {"c": 0.5}}, {"name": "cagrad", "params": {"c": 0.45}}),
+    ],
+    ids=["gradnorm-alpha", "rlw-seed", "pcgrad-seed", "cagrad-c"],
+)
+def test_twin_training_fails_when_the_methods_differ(float64_keras, keras_weighting, torch_weighting):
+    """The twin check can fail: one parameter changed on the torch side breaks it."""
+    shared = None if keras_weighting["name"] == "rlw" else ["shared"]
+    inner, wrapped, _ = wrapped_pair(keras_weighting, shared=shared)
+    torch_loss = losses_torch.MultiTaskLoss(LOSSES, WEIGHTS, torch_weighting).double()
+    with pytest.raises(AssertionError, match=r"step \d+"):
+        twin_train(wrapped, torch_loss, weights_from=inner, shared=shared is not None)
