@@ -329,3 +329,52 @@ def test_gradient_weighting_trains_under_bf16_autocast():
     assert np.isfinite(float(trainer.callback_metrics["loss"]))
     assert all(torch.isfinite(p).all() for p in model.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize(
+    "weighting",
+    [{"name": "dwa"}, {"name": "gradnorm", "params": {"alpha": 1.0}}, {"name": "rlw"}],
+    ids=lambda w: w["name"],
+)
+def test_lightning_checkpoint_resume_continues_the_same_run(tmp_path, weighting):
+    """Trainer.save_checkpoint after 2 epochs, a fresh module resumed with
+    trainer.fit(ckpt_path=...) for a 3rd epoch == 3 epochs straight."""
+    import pytorch_lightning as pl
+
+    from losses_torch.lightning import KerasStyleModule
+
+    batches = [torch_batch(40 + i) for i in range(3)]
+    data = torch.utils.data.DataLoader(batches, batch_size=None)
+
+    def module():
+        torch.manual_seed(0)
+        model = TorchSiamese().double()
+        return KerasStyleModule(
+            model,
+            LOSSES,
+            weighting=weighting,
+            shared=model.shared,
+            optimizer=lambda groups: torch.optim.SGD(groups, lr=0.1, momentum=0.9),
+        ).double()
+
+    def trainer(epochs):
+        return pl.Trainer(
+            max_epochs=epochs,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            accelerator="cpu",
+        )
+
+    straight = module()
+    trainer(3).fit(straight, data)
+    first = module()
+    fitted = trainer(2)
+    fitted.fit(first, data)
+    fitted.save_checkpoint(tmp_path / "two.ckpt")
+    resumed = module()
+    trainer(3).fit(resumed, data, ckpt_path=tmp_path / "two.ckpt")
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert any(name.startswith("loss.weighting_") for name in resumed.state_dict())
