@@ -294,27 +294,42 @@ class DynamicWeightAverage(Weighting):
         }
 
 
-class RandomLossWeighting(Weighting):
-    """RLW (Lin et al. 2022): ``softmax(z)``, ``z ~ N(0, I)`` seeded per step."""
+class _Coefficients(Weighting):
+    """Trains on ``sum_i c_i v_i`` with the step's host-side coefficients
+    ``c`` held constant; evaluates the plain sum."""
 
-    name = "rlw"
-    parameters = ParamSet((Param("seed", "int", 0, "seed of the weight draws", low=0),))
+    def objective(self, ops, values, trainable, buffers, *, training, coefficients=None, norms=None):
+        if not training:
+            return _sum(values)
+        return _sum([coefficients[i] * value for i, value in enumerate(values)])
+
+
+class _Seeded(Weighting):
+    """A method drawing from ``numpy.random.default_rng([seed, step])``: its
+    only state is the step counter, so both frameworks and a resumed run draw
+    the same numbers."""
+
+    parameters = ParamSet((Param("seed", "int", 0, "seed of the draws", low=0),))
 
     def buffers(self, num_terms: int) -> dict[str, np.ndarray]:
         return {"step": np.array(0, dtype=np.int64)}
 
-    def coefficients(self, step, num_terms, gram):
-        z = np.random.default_rng([self.params["seed"], int(step)]).standard_normal(num_terms)
-        z = np.exp(z - z.max())
-        return z / z.sum()
-
-    def objective(self, ops, values, trainable, buffers, *, training, coefficients=None, norms=None):
-        if not training:
-            return super().objective(ops, values, trainable, buffers, training=training)
-        return _sum([coefficients[i] * value for i, value in enumerate(values)])
+    def rng(self, step: int) -> np.random.Generator:
+        return np.random.default_rng([self.params["seed"], int(step)])
 
     def step_update(self, ops, values, buffers, batch_size):
         return {"step": buffers["step"] + 1}
+
+
+class RandomLossWeighting(_Seeded, _Coefficients):
+    """RLW (Lin et al. 2022): ``softmax(z)``, ``z ~ N(0, I)`` seeded per step."""
+
+    name = "rlw"
+
+    def coefficients(self, step, num_terms, gram):
+        z = self.rng(step).standard_normal(num_terms)
+        z = np.exp(z - z.max())
+        return z / z.sum()
 
 
 class GradNorm(Weighting):
@@ -363,13 +378,8 @@ class GradNorm(Weighting):
         return {"initial": ops.where(first, ops.stack(values), buffers["initial"]), "step": buffers["step"] + 1}
 
 
-class _GramianWeighting(Weighting):
+class _GramianWeighting(_Coefficients):
     requires = "gramian"
-
-    def objective(self, ops, values, trainable, buffers, *, training, coefficients=None, norms=None):
-        if not training:
-            return super().objective(ops, values, trainable, buffers, training=training)
-        return _sum([coefficients[i] * value for i, value in enumerate(values)])
 
 
 class MGDA(_GramianWeighting):
@@ -384,21 +394,13 @@ class MGDA(_GramianWeighting):
         return gramian.mgda_weights(gram, normalization=self.params["normalization"])
 
 
-class PCGrad(_GramianWeighting):
-    """PCGrad (Yu et al. 2020): project away conflicting components, random task order."""
+class PCGrad(_Seeded, _GramianWeighting):
+    """PCGrad (Yu et al. 2020): project away conflicting components, seeded random task order."""
 
     name = "pcgrad"
-    parameters = ParamSet((Param("seed", "int", 0, "seed of the task orders", low=0),))
-
-    def buffers(self, num_terms: int) -> dict[str, np.ndarray]:
-        return {"step": np.array(0, dtype=np.int64)}
 
     def coefficients(self, step, num_terms, gram):
-        rng = np.random.default_rng([self.params["seed"], int(step)])
-        return gramian.pcgrad_weights(gram, gramian.pcgrad_orders(len(gram), rng))
-
-    def step_update(self, ops, values, buffers, batch_size):
-        return {"step": buffers["step"] + 1}
+        return gramian.pcgrad_weights(gram, gramian.pcgrad_orders(len(gram), self.rng(step)))
 
 
 class CAGrad(_GramianWeighting):

@@ -32,3 +32,17 @@ def frameworks():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def float64_keras():
+    """Keras in float64 for one test (twin training at relative 1e-9); the
+    global dtype policy is fixed at first use, so set it along with floatx."""
+    import keras
+
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_floatx(floatx)
+    keras.config.set_dtype_policy(policy)

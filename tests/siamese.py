@@ -4,11 +4,24 @@ inputs, a shared feature branch, two 10-way softmax heads (``ctg_out_1``,
 two feature vectors."""
 
 import keras
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
 OUTPUTS = ["ctg_out_1", "ctg_out_2", "bin_out"]
+
+
+def siamese_data(n: int, seed: int, dtype: str = "float64") -> tuple[list, dict]:
+    """``n`` random input pairs and one-hot targets for the three outputs (NumPy)."""
+    rng = np.random.default_rng(seed)
+    x = [rng.normal(size=(n, 8)).astype(dtype) for _ in range(2)]
+    y = {
+        "ctg_out_1": np.eye(10, dtype=dtype)[rng.integers(0, 10, n)],
+        "ctg_out_2": np.eye(10, dtype=dtype)[rng.integers(0, 10, n)],
+        "bin_out": np.eye(2, dtype=dtype)[rng.integers(0, 2, n)],
+    }
+    return x, y
 
 
 @keras.saving.register_keras_serializable(package="lossbridge_tests")

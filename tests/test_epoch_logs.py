@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from siamese import OUTPUTS, TorchSiamese, keras_siamese
+from siamese import OUTPUTS, TorchSiamese, keras_siamese, siamese_data
 
 import losses_tf
 from losses_torch.lightning import KerasStyleModule
@@ -20,25 +20,8 @@ METRICS = {"ctg_out_1": ["accuracy"], "bin_out": ["accuracy"]}
 EPOCHS, BATCH, LR = 4, 16, 0.2
 
 
-@pytest.fixture
-def float64_keras():
-    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx(floatx)
-    keras.config.set_dtype_policy(policy)
-
-
 def dataset(n, seed):
-    rng = np.random.default_rng(seed)
-    x = [rng.normal(size=(n, 8)) for _ in range(2)]
-    y = {
-        "ctg_out_1": np.eye(10)[rng.integers(0, 10, n)],
-        "ctg_out_2": np.eye(10)[rng.integers(0, 10, n)],
-        "bin_out": np.eye(2)[rng.integers(0, 2, n)],
-    }
-    return x, y
+    return siamese_data(n, seed)
 
 
 def loader(x, y):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import torch
-from siamese import OUTPUTS, keras_siamese
+from siamese import OUTPUTS, keras_siamese, siamese_data
 
 import losses_tf
 import losses_torch
@@ -19,14 +19,7 @@ WEIGHTS = {"ctg_out_1": 1.0, "ctg_out_2": 1.0, "bin_out": 0.5}
 
 
 def batch(seed=1, n=16):
-    rng = np.random.default_rng(seed)
-    x = [rng.normal(size=(n, 8)).astype("float32") for _ in range(2)]
-    y = {
-        "ctg_out_1": np.eye(10, dtype="float32")[rng.integers(0, 10, n)],
-        "ctg_out_2": np.eye(10, dtype="float32")[rng.integers(0, 10, n)],
-        "bin_out": np.eye(2, dtype="float32")[rng.integers(0, 2, n)],
-    }
-    return x, y
+    return siamese_data(n, seed, "float32")
 
 
 def test_keras_compile_total_and_parts_match_both_frameworks():

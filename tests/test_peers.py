@@ -166,9 +166,8 @@ def test_torch_cross_entropy_integer_targets(layout, class_weights, ignore_index
         label_smoothing=label_smoothing,
     )
     peer = run_torch(peer_loss, x, labels)
-    params = dict(
-        from_logits=True, class_weights=class_weights, ignore_index=ignore_index, label_smoothing=label_smoothing
-    )
+    params = dict(from_logits=True, class_weights=class_weights, ignore_index=ignore_index,
+                  label_smoothing=label_smoothing)
     assert_same(run_torch(losses_torch.CategoricalCrossentropyLoss(**params), x, labels), peer, what="torch")
     keras_loss = losses_tf.CategoricalCrossentropyLoss(dtype="float64", **params)
     assert_same(run_keras_channels_first(keras_loss, labels, x), peer, what="keras")
@@ -249,9 +248,8 @@ def test_keras_sparse_categorical_crossentropy_ignore_class(layout, from_logits,
     )
     peer = run_keras(peer_loss, labels, x)
     params = dict(from_logits=from_logits, ignore_index=ignore_class)
-    assert_same(
-        run_keras(losses_tf.CategoricalCrossentropyLoss(dtype="float64", **params), labels, x), peer, what="keras"
-    )
+    assert_same(run_keras(losses_tf.CategoricalCrossentropyLoss(dtype="float64", **params), labels, x), peer,
+                what="keras")
     torch_loss = losses_torch.CategoricalCrossentropyLoss(class_axis=-1, **params)
     assert_same(run_torch(torch_loss, x, labels), peer, what="torch")
 
@@ -335,18 +333,10 @@ def test_keras_binary_crossentropy_label_smoothing(layout, label_smoothing, targ
 # --------------------------------------------------------------------------- 7. regression
 
 REGRESSION = {
-    "mse": (
-        lambda: torch.nn.MSELoss(),
-        lambda: keras.losses.MeanSquaredError(dtype="float64"),
-        "MeanSquaredErrorLoss",
-        {},
-    ),
-    "mae": (
-        lambda: torch.nn.L1Loss(),
-        lambda: keras.losses.MeanAbsoluteError(dtype="float64"),
-        "MeanAbsoluteErrorLoss",
-        {},
-    ),
+    "mse": (lambda: torch.nn.MSELoss(), lambda: keras.losses.MeanSquaredError(dtype="float64"),
+            "MeanSquaredErrorLoss", {}),
+    "mae": (lambda: torch.nn.L1Loss(), lambda: keras.losses.MeanAbsoluteError(dtype="float64"),
+            "MeanAbsoluteErrorLoss", {}),
     **{
         f"huber-{d}": (
             lambda d=d: torch.nn.HuberLoss(delta=d),
@@ -425,18 +415,12 @@ def test_monai_dice_softmax(dims, smoothing, batch, include_background, squared,
     x, labels = _seg_problem(rng, shape, absent)
     a, b = smoothing
     peer_loss = monai.losses.DiceLoss(
-        softmax=True,
-        to_onehot_y=True,
-        smooth_nr=a,
-        smooth_dr=b,
-        batch=batch,
-        include_background=include_background,
-        squared_pred=squared,
+        softmax=True, to_onehot_y=True, smooth_nr=a, smooth_dr=b, batch=batch,
+        include_background=include_background, squared_pred=squared,
     )
     peer = _monai_vg(peer_loss, x, labels[:, None])
-    params = dict(
-        from_logits=True, smooth_nr=a, smooth_dr=b, batch=batch, include_background=include_background, squared=squared
-    )
+    params = dict(from_logits=True, smooth_nr=a, smooth_dr=b, batch=batch,
+                  include_background=include_background, squared=squared)
     # squared_pred: MONAI's float32 one-hot makes vector_norm(g)**2 inexact (module docstring)
     tol = dict(rtol=MONAI_F32_RTOL, atol=MONAI_F32_ATOL) if squared else {}
     _compare_with_monai("DiceLoss", params, x, labels, peer, **tol)
@@ -451,22 +435,12 @@ def test_monai_dice_softmax_squared_float64_one_hot(dims, batch, include_backgro
     rng = _rng("dice-squared64", dims, batch, include_background)
     x, labels = _seg_problem(rng, shape, absent=True)
     peer_loss = monai.losses.DiceLoss(
-        softmax=True,
-        smooth_nr=1e-5,
-        smooth_dr=1e-5,
-        batch=batch,
-        include_background=include_background,
-        squared_pred=True,
+        softmax=True, smooth_nr=1e-5, smooth_dr=1e-5, batch=batch,
+        include_background=include_background, squared_pred=True,
     )
     peer = _monai_vg(peer_loss, x, _one_hot(labels, shape[1], 1))
-    params = dict(
-        from_logits=True,
-        smooth_nr=1e-5,
-        smooth_dr=1e-5,
-        batch=batch,
-        include_background=include_background,
-        squared=True,
-    )
+    params = dict(from_logits=True, smooth_nr=1e-5, smooth_dr=1e-5, batch=batch,
+                  include_background=include_background, squared=True)
     _compare_with_monai("DiceLoss", params, x, labels, peer)
 
 
@@ -487,23 +461,12 @@ def test_monai_dice_sigmoid_multilabel(dims, smoothing, batch, include_backgroun
         y = _one_hot(rng.integers(0, shape[1], size=(shape[0], *shape[2:])), shape[1], 1)
     a, b = smoothing
     peer_loss = monai.losses.DiceLoss(
-        sigmoid=True,
-        smooth_nr=a,
-        smooth_dr=b,
-        batch=batch,
-        include_background=include_background,
-        squared_pred=squared,
+        sigmoid=True, smooth_nr=a, smooth_dr=b, batch=batch,
+        include_background=include_background, squared_pred=squared,
     )
     peer = _monai_vg(peer_loss, x, y)
-    params = dict(
-        from_logits=True,
-        multilabel=True,
-        smooth_nr=a,
-        smooth_dr=b,
-        batch=batch,
-        include_background=include_background,
-        squared=squared,
-    )
+    params = dict(from_logits=True, multilabel=True, smooth_nr=a, smooth_dr=b, batch=batch,
+                  include_background=include_background, squared=squared)
     assert_same(run_torch(losses_torch.DiceLoss(**params), x, y), peer, what="torch")
     keras_loss = losses_tf.DiceLoss(dtype="float64", **params)
     assert_same(run_keras_channels_first(keras_loss, _to_last(y), x), peer, what="keras")
@@ -520,21 +483,12 @@ def test_monai_dice_class_weight(dims, batch, weights):
     num_classes = shape[1]
     weights = weights[:num_classes]
     peer_loss = monai.losses.DiceLoss(
-        softmax=True,
-        to_onehot_y=True,
-        batch=batch,
-        weight=torch.tensor(weights, dtype=torch.float64),
+        softmax=True, to_onehot_y=True, batch=batch, weight=torch.tensor(weights, dtype=torch.float64),
     )
     peer = _monai_vg(peer_loss, x, labels[:, None])
     # compare ours to MONAI * C / sum(w), i.e. ours * sum(w) / C == MONAI
-    _compare_with_monai(
-        "DiceLoss",
-        dict(from_logits=True, batch=batch, class_weights=weights),
-        x,
-        labels,
-        peer,
-        scale=num_classes / sum(weights),
-    )
+    _compare_with_monai("DiceLoss", dict(from_logits=True, batch=batch, class_weights=weights), x, labels, peer,
+                        scale=num_classes / sum(weights))
 
 
 @pytest.mark.parametrize("squared", [False, True], ids=["linear", "squared"])
@@ -549,29 +503,18 @@ def test_monai_jaccard(dims, smoothing, batch, include_background, squared):
     a, b = smoothing
     if squared:  # strict: float64 one-hot target (module docstring)
         peer_loss = monai.losses.DiceLoss(
-            softmax=True,
-            jaccard=True,
-            smooth_nr=2 * a,
-            smooth_dr=2 * b,
-            batch=batch,
-            include_background=include_background,
-            squared_pred=True,
+            softmax=True, jaccard=True, smooth_nr=2 * a, smooth_dr=2 * b, batch=batch,
+            include_background=include_background, squared_pred=True,
         )
         peer = _monai_vg(peer_loss, x, _one_hot(labels, shape[1], 1))
     else:
         peer_loss = monai.losses.DiceLoss(
-            softmax=True,
-            to_onehot_y=True,
-            jaccard=True,
-            smooth_nr=2 * a,
-            smooth_dr=2 * b,
-            batch=batch,
+            softmax=True, to_onehot_y=True, jaccard=True, smooth_nr=2 * a, smooth_dr=2 * b, batch=batch,
             include_background=include_background,
         )
         peer = _monai_vg(peer_loss, x, labels[:, None])
-    params = dict(
-        from_logits=True, smooth_nr=a, smooth_dr=b, batch=batch, include_background=include_background, squared=squared
-    )
+    params = dict(from_logits=True, smooth_nr=a, smooth_dr=b, batch=batch,
+                  include_background=include_background, squared=squared)
     _compare_with_monai("JaccardLoss", params, x, labels, peer)
 
 
@@ -587,26 +530,12 @@ def test_monai_tversky(dims, alpha_beta, smoothing, batch, include_background):
     alpha, beta = alpha_beta
     a, b = smoothing
     peer_loss = monai.losses.TverskyLoss(
-        softmax=True,
-        to_onehot_y=True,
-        alpha=alpha,
-        beta=beta,
-        smooth_nr=a,
-        smooth_dr=b,
-        batch=batch,
+        softmax=True, to_onehot_y=True, alpha=alpha, beta=beta, smooth_nr=a, smooth_dr=b, batch=batch,
         include_background=include_background,
     )
     peer = _monai_vg(peer_loss, x, labels[:, None])
-    params = dict(
-        from_logits=True,
-        alpha=alpha,
-        beta=beta,
-        gamma=1.0,
-        smooth_nr=a,
-        smooth_dr=b,
-        batch=batch,
-        include_background=include_background,
-    )
+    params = dict(from_logits=True, alpha=alpha, beta=beta, gamma=1.0, smooth_nr=a, smooth_dr=b, batch=batch,
+                  include_background=include_background)
     _compare_with_monai("TverskyLoss", params, x, labels, peer)
 
 
@@ -621,14 +550,11 @@ def test_monai_tversky_index_above_one(dims, smoothing):
     x[0, -1] -= 8.0  # the class absent from sample 0 is (almost) not predicted there
     a, b = smoothing
     per_class = monai.losses.TverskyLoss(
-        softmax=True,
-        to_onehot_y=True,
-        smooth_nr=a,
-        smooth_dr=b,
-        reduction="none",
+        softmax=True, to_onehot_y=True, smooth_nr=a, smooth_dr=b, reduction="none",
     )(torch.as_tensor(x), torch.as_tensor(labels[:, None]))
     assert (per_class < 0).any(), "the case 1 - T_c < 0 is not exercised"
-    peer_loss = monai.losses.TverskyLoss(softmax=True, to_onehot_y=True, alpha=0.5, beta=0.5, smooth_nr=a, smooth_dr=b)
+    peer_loss = monai.losses.TverskyLoss(softmax=True, to_onehot_y=True, alpha=0.5, beta=0.5, smooth_nr=a,
+                                         smooth_dr=b)
     peer = _monai_vg(peer_loss, x, labels[:, None])
     params = dict(from_logits=True, alpha=0.5, beta=0.5, gamma=1.0, smooth_nr=a, smooth_dr=b)
     _compare_with_monai("TverskyLoss", params, x, labels, peer)
@@ -667,16 +593,11 @@ def test_monai_generalized_dice(dims, w_type, batch, include_background, scenari
     num_classes = len(volumes[0])
     x = rng.normal(size=(len(volumes), num_classes, *spatial)) * 1.5
     peer_loss = monai.losses.GeneralizedDiceLoss(
-        softmax=True,
-        to_onehot_y=True,
-        w_type=w_type,
-        batch=batch,
-        include_background=include_background,
+        softmax=True, to_onehot_y=True, w_type=w_type, batch=batch, include_background=include_background,
     )
     peer = _monai_vg(peer_loss, x, labels[:, None])
-    params = dict(
-        from_logits=True, weight_type=w_type, weight_epsilon=0.0, batch=batch, include_background=include_background
-    )
+    params = dict(from_logits=True, weight_type=w_type, weight_epsilon=0.0, batch=batch,
+                  include_background=include_background)
     _compare_with_monai("GeneralizedDiceLoss", params, x, labels, peer)
 
 
@@ -691,14 +612,9 @@ def test_monai_generalized_dice_random_volumes(dims, w_type, batch, include_back
     rng = _rng("gdl-random", dims, w_type, batch, include_background, absent)
     x, labels = _seg_problem(rng, shape, absent)
     peer_loss = monai.losses.GeneralizedDiceLoss(
-        softmax=True,
-        to_onehot_y=True,
-        w_type=w_type,
-        batch=batch,
-        include_background=include_background,
+        softmax=True, to_onehot_y=True, w_type=w_type, batch=batch, include_background=include_background,
     )
     peer = _monai_vg(peer_loss, x, labels[:, None])
-    params = dict(
-        from_logits=True, weight_type=w_type, weight_epsilon=0.0, batch=batch, include_background=include_background
-    )
+    params = dict(from_logits=True, weight_type=w_type, weight_epsilon=0.0, batch=batch,
+                  include_background=include_background)
     _compare_with_monai("GeneralizedDiceLoss", params, x, labels, peer, rtol=MONAI_F32_RTOL, atol=MONAI_F32_ATOL)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 import torch
-from siamese import OUTPUTS, TorchSiamese, fit_lightning, keras_siamese
+from siamese import OUTPUTS, TorchSiamese, fit_lightning, keras_siamese, siamese_data
 
 import losses_tf
 import losses_torch
@@ -19,29 +19,8 @@ WEIGHTS = {"ctg_out_1": 1.0, "ctg_out_2": 1.0, "bin_out": 0.5}
 STEPS, BATCH, LR = 50, 16, 0.1
 
 
-@pytest.fixture
-def float64_keras():
-    # the global dtype policy is fixed at first use, so set it along with floatx
-    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx(floatx)
-    keras.config.set_dtype_policy(policy)
-
-
 def batches():
-    rng = np.random.default_rng(42)
-    result = []
-    for _ in range(STEPS):
-        x = [rng.normal(size=(BATCH, 8)) for _ in range(2)]
-        y = {
-            "ctg_out_1": np.eye(10)[rng.integers(0, 10, BATCH)],
-            "ctg_out_2": np.eye(10)[rng.integers(0, 10, BATCH)],
-            "bin_out": np.eye(2)[rng.integers(0, 2, BATCH)],
-        }
-        result.append((x, y))
-    return result
+    return [siamese_data(BATCH, 42 + step) for step in range(STEPS)]
 
 
 class Recording(KerasStyleModule):

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import torch
-from siamese import OUTPUTS, TorchSiamese, keras_siamese
+from siamese import OUTPUTS, TorchSiamese, keras_siamese, siamese_data
 
 import losses_tf
 import losses_torch
@@ -16,14 +16,8 @@ LOSSES = {name: "categorical_crossentropy" for name in OUTPUTS}
 
 
 def torch_batch(seed, n=12):
-    rng = np.random.default_rng(seed)
-    x = [torch.tensor(rng.normal(size=(n, 8))) for _ in range(2)]
-    y = {
-        "ctg_out_1": torch.tensor(np.eye(10)[rng.integers(0, 10, n)]),
-        "ctg_out_2": torch.tensor(np.eye(10)[rng.integers(0, 10, n)]),
-        "bin_out": torch.tensor(np.eye(2)[rng.integers(0, 2, n)]),
-    }
-    return x, y
+    x, y = siamese_data(n, seed)
+    return [torch.tensor(v) for v in x], {k: torch.tensor(v) for k, v in y.items()}
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.5])
@@ -167,14 +161,7 @@ STATEFUL = [
 
 
 def keras_data(n=48):
-    rng = np.random.default_rng(9)
-    x = [rng.normal(size=(n, 8)).astype("float32") for _ in range(2)]
-    y = {
-        "ctg_out_1": np.eye(10, dtype="float32")[rng.integers(0, 10, n)],
-        "ctg_out_2": np.eye(10, dtype="float32")[rng.integers(0, 10, n)],
-        "bin_out": np.eye(2, dtype="float32")[rng.integers(0, 2, n)],
-    }
-    return x, y
+    return siamese_data(n, 9, "float32")
 
 
 @pytest.mark.parametrize("weighting", STATEFUL, ids=[w["name"] for w in STATEFUL])
