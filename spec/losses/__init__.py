@@ -1,19 +1,16 @@
 """Every built-in loss formula, written once.  Importing this package
-registers them."""
+registers them: each module ``spec/losses/_<family>.py`` is imported, and
+its registered formulas are re-exported here by their spec names."""
 
-from spec.losses._classification import binary_crossentropy, categorical_crossentropy
-from spec.losses._overlap import dice, generalized_dice, jaccard, overlap_statistics, tversky
-from spec.losses._regression import huber, mean_absolute_error, mean_squared_error
+import importlib
+import pkgutil
 
-__all__ = [
-    "binary_crossentropy",
-    "categorical_crossentropy",
-    "dice",
-    "generalized_dice",
-    "huber",
-    "jaccard",
-    "mean_absolute_error",
-    "mean_squared_error",
-    "overlap_statistics",
-    "tversky",
-]
+from spec.losses._overlap import overlap_statistics
+from spec.registry import specs as _specs
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+globals().update({_spec.name: _spec.formula for _spec in _specs()})
+__all__ = sorted([_spec.name for _spec in _specs()] + ["overlap_statistics"])
