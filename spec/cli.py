@@ -1,4 +1,5 @@
-"""``lossbridge`` command line: ``parity`` (the matrix) and ``list`` (the catalog)."""
+"""``lossbridge`` command line: ``parity`` (the matrix), ``list`` (the catalog)
+and ``catalog`` (the catalog page ``docs/losses.md``)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,19 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _catalog(args: argparse.Namespace) -> int:
+    from spec.catalog import markdown
+
+    page = markdown()
+    if args.write:
+        with open(args.write, "w", encoding="utf-8") as handle:
+            handle.write(page)
+        print(f"wrote {args.write}")
+    else:
+        sys.stdout.write(page)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lossbridge", description="One loss definition, PyTorch and Keras implementations proven equal."
@@ -132,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     list_cmd = sub.add_parser("list", help="print the registered losses and their parameters")
     list_cmd.add_argument("--brief", action="store_true", help="one line per loss")
     list_cmd.set_defaults(run=_list)
+    catalog_cmd = sub.add_parser("catalog", help="print (or --write) the Markdown catalog page of every loss")
+    catalog_cmd.add_argument("--write", metavar="PATH", help="write the page to PATH (docs/losses.md)")
+    catalog_cmd.set_defaults(run=_catalog)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

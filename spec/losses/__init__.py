@@ -5,7 +5,7 @@ its registered formulas are re-exported here by their spec names."""
 import importlib
 import pkgutil
 
-from spec.losses._overlap import overlap_statistics
+from spec.losses._overlap import overlap_statistics as overlap_statistics
 from spec.registry import specs as _specs
 
 for _module in pkgutil.iter_modules(__path__):
