@@ -11,6 +11,10 @@ from losses_tf.losses import loss_class
 from spec.registry import LossSpec
 
 
+def _tensor(array: np.ndarray, dtype: str) -> tf.Tensor:
+    return tf.constant(array) if np.issubdtype(array.dtype, np.integer) else tf.constant(array, dtype=dtype)
+
+
 def value_and_grad(
     spec: LossSpec,
     params: dict[str, Any],
@@ -19,15 +23,16 @@ def value_and_grad(
     y_true: np.ndarray,
     sample_weight: np.ndarray | None,
     dtype: str,
+    extras: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Loss value and d(sum of value)/d y_pred through the ``keras.losses.Loss`` class."""
     loss = loss_class(spec)(reduction=reduction, dtype=dtype, **params)
     x = tf.constant(y_pred, dtype=dtype)
-    t = tf.constant(y_true) if np.issubdtype(y_true.dtype, np.integer) else tf.constant(y_true, dtype=dtype)
-    w = None if sample_weight is None else tf.constant(sample_weight, dtype=dtype)
+    t, w = _tensor(y_true, dtype), None if sample_weight is None else _tensor(sample_weight, dtype)
+    e = {k: _tensor(v, dtype) for k, v in (extras or {}).items()}
     with tf.GradientTape() as tape:
         tape.watch(x)
-        value = loss(t, x, sample_weight=w)
+        value = loss(t, x, sample_weight=w, **e)
         total = tf.reduce_sum(value)
     grad = tape.gradient(total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return value.numpy().astype(np.float64), grad.numpy().astype(np.float64)

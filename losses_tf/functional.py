@@ -22,6 +22,7 @@ def _function(name: str) -> Callable[..., tf.Tensor]:
     ) -> tf.Tensor:
         y_pred = tf.convert_to_tensor(y_pred)
         y_true = tf.convert_to_tensor(y_true)
+        extras = {e.name: tf.convert_to_tensor(params.pop(e.name)) for e in spec.inputs.extras if e.name in params}
         return evaluate(
             spec,
             spec.bind(params),
@@ -30,6 +31,7 @@ def _function(name: str) -> Callable[..., tf.Tensor]:
             sample_weight=None if sample_weight is None else tf.convert_to_tensor(sample_weight),
             reduction=reduction,
             default_class_axis=CLASS_AXIS,
+            extras=extras,
         )
 
     loss.__name__ = loss.__qualname__ = name

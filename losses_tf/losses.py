@@ -20,7 +20,8 @@ _FRAMEWORK_ARGS = """        reduction: "sum_over_batch_size" (default; the neut
         name: display name (defaults to the spec name).
         dtype: computation dtype; inputs are cast to it (Keras' float32 by default).
 
-    Call: ``loss(y_true, y_pred, sample_weight=None)``, as every Keras loss."""
+    Call: ``loss(y_true, y_pred, sample_weight=None)``, as every Keras loss;
+    extra inputs (if the loss has any) by keyword."""
 
 
 def _to_tensor(x: Any) -> tf.Tensor:
@@ -70,7 +71,9 @@ class SpecLoss(keras.losses.Loss):
         axis = CLASS_AXIS if axis is None else axis
         return y_true.shape.rank == y_pred.shape.rank and y_true.shape[axis] == 1 and (y_pred.shape[axis] or 0) > 1
 
-    def _evaluate(self, y_true: Any, y_pred: Any, sample_weight: Any, reduction: str) -> tf.Tensor:
+    def _evaluate(
+        self, y_true: Any, y_pred: Any, sample_weight: Any, reduction: str, extras: dict | None = None
+    ) -> tf.Tensor:
         y_true, y_pred = self._prepare(y_true, y_pred)
         if sample_weight is not None:
             sample_weight = _to_tensor(sample_weight)
@@ -82,13 +85,14 @@ class SpecLoss(keras.losses.Loss):
             sample_weight=sample_weight,
             reduction=reduction,
             default_class_axis=CLASS_AXIS,
+            extras={k: _to_tensor(v) for k, v in (extras or {}).items()},
         )
 
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> tf.Tensor:
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None, **extras: Any) -> tf.Tensor:
         # The spec applies sample_weight and the reduction itself (class-weight
         # and ignore-index normalisation would be lost in Keras' generic one).
         with tf.name_scope(self.name):
-            return self._evaluate(y_true, y_pred, sample_weight, self._neutral_reduction)
+            return self._evaluate(y_true, y_pred, sample_weight, self._neutral_reduction, extras)
 
     def call(self, y_true: Any, y_pred: Any) -> tf.Tensor:
         """Unreduced loss elements."""

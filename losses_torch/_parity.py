@@ -13,11 +13,14 @@ from spec.registry import LossSpec
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-def _inputs(y_pred: np.ndarray, y_true: np.ndarray, sample_weight: np.ndarray | None, dtype: str):
+def _tensor(array: np.ndarray, dtype: str) -> torch.Tensor:
+    return torch.tensor(array) if np.issubdtype(array.dtype, np.integer) else torch.tensor(array, dtype=_DTYPES[dtype])
+
+
+def _inputs(y_pred: np.ndarray, y_true: np.ndarray, sample_weight: np.ndarray | None, dtype: str, extras: dict):
     x = torch.tensor(y_pred, dtype=_DTYPES[dtype], requires_grad=True)
-    t = torch.tensor(y_true) if np.issubdtype(y_true.dtype, np.integer) else torch.tensor(y_true, dtype=_DTYPES[dtype])
-    w = None if sample_weight is None else torch.tensor(sample_weight, dtype=_DTYPES[dtype])
-    return x, t, w
+    w = None if sample_weight is None else _tensor(sample_weight, dtype)
+    return x, _tensor(y_true, dtype), w, {k: _tensor(v, dtype) for k, v in (extras or {}).items()}
 
 
 def value_and_grad(
@@ -28,11 +31,12 @@ def value_and_grad(
     y_true: np.ndarray,
     sample_weight: np.ndarray | None,
     dtype: str,
+    extras: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Loss value and d(sum of value)/d y_pred through the ``nn.Module`` class."""
     module = loss_class(spec)(reduction=reduction, **params)
-    x, t, w = _inputs(y_pred, y_true, sample_weight, dtype)
-    value = module(x, t, sample_weight=w)
+    x, t, w, e = _inputs(y_pred, y_true, sample_weight, dtype, extras)
+    value = module(x, t, sample_weight=w, **e)
     (grad,) = torch.autograd.grad(value.sum(), x, allow_unused=True)
     grad = torch.zeros_like(x) if grad is None else grad
     return value.detach().numpy().astype(np.float64), grad.numpy().astype(np.float64)
@@ -45,8 +49,11 @@ def gradcheck(
     y_pred: np.ndarray,
     y_true: np.ndarray,
     sample_weight: np.ndarray | None,
+    extras: dict[str, np.ndarray] | None = None,
 ) -> bool:
     """``torch.autograd.gradcheck`` in float64 (raises on mismatch)."""
     module = loss_class(spec)(reduction=reduction, **params)
-    x, t, w = _inputs(y_pred, y_true, sample_weight, "float64")
-    return torch.autograd.gradcheck(lambda inp: module(inp, t, sample_weight=w), (x,), eps=1e-6, atol=1e-7, rtol=1e-5)
+    x, t, w, e = _inputs(y_pred, y_true, sample_weight, "float64", extras)
+    return torch.autograd.gradcheck(
+        lambda inp: module(inp, t, sample_weight=w, **e), (x,), eps=1e-6, atol=1e-7, rtol=1e-5
+    )

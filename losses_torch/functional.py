@@ -25,6 +25,7 @@ def _function(name: str) -> Callable[..., torch.Tensor]:
         reduction: str = "mean",
         **params: Any,
     ) -> torch.Tensor:
+        extras = {e.name: params.pop(e.name) for e in spec.inputs.extras if e.name in params}
         return evaluate(
             spec,
             spec.bind(params),
@@ -33,6 +34,7 @@ def _function(name: str) -> Callable[..., torch.Tensor]:
             sample_weight=sample_weight,
             reduction=reduction,
             default_class_axis=CLASS_AXIS,
+            extras=extras,
         )
 
     loss.__name__ = loss.__qualname__ = name

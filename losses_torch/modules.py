@@ -19,7 +19,8 @@ CLASS_AXIS = 1  # torch layout: channels-first
 _FRAMEWORK_ARGS = """        reduction: "mean" (default), "sum" or "none".
 
     Call: ``loss(input, target, sample_weight=None)`` with ``input`` the
-    prediction and ``target`` the ground truth, like ``torch.nn`` losses."""
+    prediction and ``target`` the ground truth, like ``torch.nn`` losses;
+    extra inputs (if the loss has any) by keyword."""
 
 
 class SpecLoss(nn.Module):
@@ -33,7 +34,11 @@ class SpecLoss(nn.Module):
         self.reduction = canonical_reduction(reduction)
 
     def forward(
-        self, input: torch.Tensor, target: torch.Tensor, sample_weight: torch.Tensor | None = None
+        self,
+        input: torch.Tensor,
+        target: torch.Tensor,
+        sample_weight: torch.Tensor | None = None,
+        **extras: torch.Tensor,
     ) -> torch.Tensor:
         return evaluate(
             self.spec,
@@ -43,6 +48,7 @@ class SpecLoss(nn.Module):
             sample_weight=sample_weight,
             reduction=self.reduction,
             default_class_axis=CLASS_AXIS,
+            extras=extras,
         )
 
     def get_config(self) -> dict[str, Any]:

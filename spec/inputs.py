@@ -20,6 +20,28 @@ Tensor = Any
 
 
 @dataclass(frozen=True)
+class Extra:
+    """An input besides ``y_pred`` and ``y_true`` (a variance, a distance
+    map, sequence lengths ...), passed by keyword in both frameworks and to
+    the formula.
+
+    Attributes:
+        name: keyword, identical in the spec, both frameworks and the formula.
+        doc: what it is, for the docs and error messages.
+        shape: ``"prediction"`` -- ``y_pred``'s shape (it follows ``y_pred``'s
+            layout); ``"sample"`` -- one value per sample, ``(N,)``.
+        integer: integer values (else floating, cast to ``y_pred``'s dtype).
+
+    Gradients are taken with respect to ``y_pred`` only; an extra is data.
+    """
+
+    name: str
+    doc: str
+    shape: str = "prediction"
+    integer: bool = False
+
+
+@dataclass(frozen=True)
 class Inputs:
     """What a loss takes.
 
@@ -32,6 +54,7 @@ class Inputs:
         target_range: dense targets must lie in this closed interval (or None).
         min_ndim: smallest rank of ``y_pred``.
         prediction: human description of ``y_pred`` for the docs.
+        extras: further inputs (:class:`Extra`), keyword-only.
     """
 
     kind: str
@@ -39,6 +62,7 @@ class Inputs:
     target_range: tuple[float, float] | None = None
     min_ndim: int = 1
     prediction: str = "predictions"
+    extras: tuple[Extra, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,6 +190,32 @@ def check_inputs(
             if low < lo or high > hi:
                 raise ValueError(f"{name}: y_true must lie in [{lo:g}, {hi:g}], got values in [{low:.6g}, {high:.6g}]")
     return Prepared(y_pred, y_true, axis, is_labels)
+
+
+def check_extras(ops: Ops, name: str, inputs: Inputs, y_pred: Tensor, extras: Mapping[str, Tensor]) -> dict:
+    """Validate the extra inputs against ``inputs.extras``; floating extras
+    are cast to ``y_pred``'s dtype."""
+    expected = {extra.name: extra for extra in inputs.extras}
+    unknown = sorted(set(extras) - set(expected))
+    if unknown:
+        accepted = ", ".join(expected) or "none"
+        raise TypeError(f"{name}: unexpected input(s) {unknown}; extra inputs accepted: {accepted}")
+    prepared = {}
+    pred_shape = ops.shape(y_pred)
+    for extra in inputs.extras:
+        if extras.get(extra.name) is None:
+            raise TypeError(f"{name}: missing input {extra.name}= ({extra.doc})")
+        value = extras[extra.name]
+        shape = ops.shape(value)
+        wanted = pred_shape if extra.shape == "prediction" else pred_shape[:1]
+        if shape != wanted:
+            which = "y_pred's shape" if extra.shape == "prediction" else "one value per sample"
+            raise ValueError(f"{name}: {extra.name} must have {which} {_fmt(wanted)}, got shape {_fmt(shape)}")
+        if extra.integer != ops.is_integer(value):
+            kind = "integer" if extra.integer else "floating-point"
+            raise TypeError(f"{name}: {extra.name} must be a {kind} tensor, got dtype {ops.dtype_name(value)}")
+        prepared[extra.name] = value if extra.integer else ops.cast(value, y_pred)
+    return prepared
 
 
 def check_labels(ops: Ops, name: str, labels: Tensor, num_classes: int, ignore_index: int | None) -> None:

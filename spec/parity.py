@@ -62,6 +62,7 @@ class Case:
     y_pred: np.ndarray
     y_true: np.ndarray
     sample_weight: np.ndarray | None
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -96,6 +97,16 @@ class Row:
 
 def _layout(array: np.ndarray, layout: str) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(array, 1, -1)) if layout == "channels_last" else array
+
+
+def _extras(spec: LossSpec, sample: Sample, layout: str) -> dict[str, np.ndarray]:
+    """The sample's extra inputs in the case's layout (prediction-shaped ones move with y_pred)."""
+    given = sample.extras or {}
+    return {
+        e.name: _layout(given[e.name], layout) if e.shape == "prediction" else given[e.name]
+        for e in spec.inputs.extras
+        if e.name in given
+    }
 
 
 def cases(spec: LossSpec, presets: Mapping[str, Mapping[str, Any]] | None = None, seed: int = 0) -> list[Case]:
@@ -133,6 +144,7 @@ def cases(spec: LossSpec, presets: Mapping[str, Mapping[str, Any]] | None = None
                         _layout(sample.y_pred, layout),
                         target,
                         sample.sample_weight,
+                        _extras(spec, sample, layout),
                     )
                 )
     return result
@@ -148,6 +160,7 @@ def reference(case: Case, y_pred: np.ndarray | None = None, *, check_values: boo
         sample_weight=case.sample_weight,
         reduction=case.reduction,
         check_values=check_values,
+        extras=case.extras,
     )
     return np.asarray(value, dtype=np.float64)
 
@@ -203,7 +216,7 @@ def run_case(case: Case, frameworks: Mapping[str, Any], row: Row, *, finite_diff
     for name, adapter in frameworks.items():
         for dtype in DTYPES:
             value, grad = adapter.value_and_grad(
-                case.spec, case.params, case.reduction, case.y_pred, case.y_true, case.sample_weight, dtype
+                case.spec, case.params, case.reduction, case.y_pred, case.y_true, case.sample_weight, dtype, case.extras
             )
             results[name, dtype] = (value, grad)
             if not (np.all(np.isfinite(value)) and np.all(np.isfinite(grad))):
@@ -223,7 +236,7 @@ def run_case(case: Case, frameworks: Mapping[str, Any], row: Row, *, finite_diff
         if "torch" in frameworks:
             try:
                 frameworks["torch"].gradcheck(
-                    case.spec, case.params, case.reduction, case.y_pred, case.y_true, case.sample_weight
+                    case.spec, case.params, case.reduction, case.y_pred, case.y_true, case.sample_weight, case.extras
                 )
             except Exception as error:  # gradcheck raises GradcheckError with the Jacobians
                 row.failures.append(f"gradcheck failed at {case.label}: {str(error).splitlines()[0]}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spec.backends import get_ops
-from spec.inputs import Inputs, check_inputs, check_labels
+from spec.inputs import Inputs, check_extras, check_inputs, check_labels
 from spec.params import Param, ParamSet
 from spec.reduction import canonical_reduction, reduce_loss
 
@@ -80,8 +80,12 @@ class LossSpec:
         reduction: str = "mean",
         **params: Any,
     ) -> Tensor:
-        """Evaluate on any backend's tensors (``class_axis`` defaults to -1)."""
-        return evaluate(self, self.bind(params), y_pred, y_true, sample_weight=sample_weight, reduction=reduction)
+        """Evaluate on any backend's tensors (``class_axis`` defaults to -1);
+        extra inputs are keywords too."""
+        extras = {e.name: params.pop(e.name) for e in self.inputs.extras if e.name in params}
+        return evaluate(
+            self, self.bind(params), y_pred, y_true, sample_weight=sample_weight, reduction=reduction, extras=extras
+        )
 
 
 def evaluate(
@@ -94,6 +98,7 @@ def evaluate(
     reduction: str = "mean",
     default_class_axis: int = -1,
     check_values: bool = True,
+    extras: Mapping[str, Tensor] | None = None,
 ) -> Tensor:
     """The loss value of ``spec`` with bound ``params``.
 
@@ -108,6 +113,7 @@ def evaluate(
             when ``params["class_axis"]`` is ``None`` (torch 1, Keras -1).
         check_values: run the value-dependent input checks (label and
             probability ranges).  Finite-difference probes turn them off.
+        extras: the loss's extra inputs by name (``spec.inputs.extras``).
     """
     ops = get_ops(y_pred)
     reduction = canonical_reduction(reduction)
@@ -118,6 +124,7 @@ def evaluate(
     kwargs = dict(params)
     if "class_axis" in kwargs:
         kwargs["class_axis"] = prepared.class_axis
+    kwargs.update(check_extras(ops, spec.name, spec.inputs, prepared.y_pred, extras or {}))
     try:
         elements = spec.formula(ops, prepared.y_pred, prepared.y_true, **kwargs)
         return reduce_loss(ops, elements, sample_weight, reduction)

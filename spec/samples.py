@@ -30,6 +30,7 @@ class Sample:
             from ``labels`` by one-hot encoding).
         sample_weight: per-sample weights ``(N,)`` or None.
         smooth: the loss is differentiable at this point.
+        extras: the loss's extra inputs by name (channels-first), or None.
     """
 
     name: str
@@ -38,6 +39,7 @@ class Sample:
     dense: np.ndarray | None = None
     sample_weight: np.ndarray | None = None
     smooth: bool = True
+    extras: dict[str, np.ndarray] | None = None
 
 
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
