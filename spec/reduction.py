@@ -58,6 +58,21 @@ class Fused:
     compute: Callable[[str], Tensor]
 
 
+@dataclass(frozen=True)
+class Combined:
+    """A weighted sum of several losses' elements (a compound loss).
+
+    Each part is reduced on its own -- with the same ``sample_weight`` and
+    ``reduction`` -- and the results are summed with their weights, so
+    ``"mean"`` is ``sum_k lambda_k mean_k`` (MONAI's ``DiceCELoss`` rule).
+    ``"none"`` gives one value per sample (each part's per-sample mean, or
+    its ``Weighted`` ratio); a part with one value for the whole batch makes
+    it that single value.
+    """
+
+    parts: tuple[tuple[float, Any], ...]
+
+
 def canonical_reduction(reduction: Any) -> str:
     """The neutral name of ``reduction`` or a ``ValueError`` listing the choices."""
     reduction = REDUCTION_ALIASES.get(reduction, reduction)
@@ -68,8 +83,12 @@ def canonical_reduction(reduction: Any) -> str:
     return reduction
 
 
-def reduce_loss(ops: Ops, elements: Tensor | Weighted | Fused, sample_weight: Tensor | None, reduction: str) -> Tensor:
+def reduce_loss(
+    ops: Ops, elements: Tensor | Weighted | Fused | Combined, sample_weight: Tensor | None, reduction: str
+) -> Tensor:
     """Apply ``sample_weight`` and ``reduction`` (already canonical) to a formula's output."""
+    if isinstance(elements, Combined):
+        return _reduce_combined(ops, elements, sample_weight, reduction)
     if isinstance(elements, Fused):
         if sample_weight is None and reduction != "none":
             return elements.compute(reduction)
@@ -105,3 +124,34 @@ def _broadcast_sample_weight(ops: Ops, sample_weight: Tensor, elements: Tensor) 
         f"sample_weight has shape {shape}; expected ({target[0]},) (one weight per sample) "
         f"or {target} (the shape of the loss elements)"
     )
+
+
+def _per_sample(ops: Ops, elements: Tensor | Weighted | Fused, sample_weight: Tensor | None) -> Tensor:
+    """One value per sample (or the batch value) of a part, for ``"none"``."""
+    if isinstance(elements, Fused):
+        elements = elements.compute("none")
+    weights = None
+    if isinstance(elements, Weighted):
+        elements, weights = elements.values, elements.weights
+    if sample_weight is not None:
+        elements = elements * _broadcast_sample_weight(ops, sample_weight, elements)
+    axes = list(range(1, len(ops.shape(elements))))
+    if not axes:
+        return elements
+    if weights is None:
+        return ops.mean(elements, axis=axes)
+    return safe_divide(ops, ops.sum(elements, axis=axes), ops.sum(weights, axis=axes))
+
+
+def _reduce_combined(ops: Ops, combined: Combined, sample_weight: Tensor | None, reduction: str) -> Tensor:
+    if reduction == "none":
+        parts = [(weight, _per_sample(ops, part, sample_weight)) for weight, part in combined.parts]
+        if any(not ops.shape(value) for _, value in parts):  # a batch-level part: one value for all
+            parts = [(weight, ops.mean(value)) for weight, value in parts]
+    else:
+        parts = [(weight, reduce_loss(ops, part, sample_weight, reduction)) for weight, part in combined.parts]
+    total = None
+    for weight, value in parts:
+        term = value * weight if weight != 1.0 else value
+        total = term if total is None else total + term
+    return total

@@ -11,18 +11,33 @@ import losses_torch
 import spec
 
 
-def call_torch(name, y_pred, y_true, sample_weight=None, reduction="mean", **params):
+def call_torch(name, y_pred, y_true, sample_weight=None, reduction="mean", extras=None, **params):
     loss = getattr(losses_torch, name)(reduction=reduction, **params)
     target = torch.tensor(y_true)
     weight = None if sample_weight is None else torch.tensor(sample_weight)
-    return loss(torch.tensor(y_pred), target, sample_weight=weight)
+    return loss(
+        torch.tensor(y_pred), target, sample_weight=weight, **{k: torch.tensor(v) for k, v in (extras or {}).items()}
+    )
 
 
-def call_keras(name, y_pred, y_true, sample_weight=None, reduction="mean", **params):
+def call_keras(name, y_pred, y_true, sample_weight=None, reduction="mean", extras=None, **params):
     if "class_axis" in getattr(losses_tf, name).spec.params.names():
         params.setdefault("class_axis", 1)  # reuse the channels-first arrays
     loss = getattr(losses_tf, name)(reduction=reduction, dtype="float64", **params)
-    return loss(tf.constant(y_true), tf.constant(y_pred), sample_weight=sample_weight)
+    return loss(tf.constant(y_true), tf.constant(y_pred), sample_weight=sample_weight, **(extras or {}))
+
+
+def extras_for(loss_spec, y_pred):
+    """Valid extra inputs of a loss for ``y_pred`` (so that only the tested argument is wrong)."""
+    rng = np.random.default_rng(2)
+    return {
+        e.name: (
+            rng.integers(1, 3, y_pred.shape[0] if e.shape == "sample" else y_pred.shape)
+            if e.integer
+            else np.abs(rng.normal(size=y_pred.shape[:1] if e.shape == "sample" else y_pred.shape)) + 0.1
+        )
+        for e in loss_spec.inputs.extras
+    }
 
 
 FRAMEWORKS = [pytest.param(call_torch, id="torch"), pytest.param(call_keras, id="keras")]
@@ -250,4 +265,4 @@ def test_every_label_loss_rejects_invalid_labels(call, name, preset, bad_label, 
     labels = LABELS.copy()
     labels[1, 2, 3] = bad_label
     with pytest.raises(ValueError, match=rf"labels in y_true must be in \[0, 3\).*e\.g\. {bad_label}"):
-        call(loss_spec.class_name, y_pred, labels, **params)
+        call(loss_spec.class_name, y_pred, labels, extras=extras_for(loss_spec, y_pred), **params)
