@@ -29,7 +29,9 @@ class Extra:
         name: keyword, identical in the spec, both frameworks and the formula.
         doc: what it is, for the docs and error messages.
         shape: ``"prediction"`` -- ``y_pred``'s shape (it follows ``y_pred``'s
-            layout); ``"sample"`` -- one value per sample, ``(N,)``.
+            layout); ``"sample"`` -- one value per sample, ``(N,)``;
+            ``"classes"`` -- one value per sample and class, ``(N, C)`` in
+            every layout.
         integer: integer values (else floating, cast to ``y_pred``'s dtype).
 
     Gradients are taken with respect to ``y_pred`` only; an extra is data.
@@ -192,7 +194,9 @@ def check_inputs(
     return Prepared(y_pred, y_true, axis, is_labels)
 
 
-def check_extras(ops: Ops, name: str, inputs: Inputs, y_pred: Tensor, extras: Mapping[str, Tensor]) -> dict:
+def check_extras(
+    ops: Ops, name: str, inputs: Inputs, y_pred: Tensor, extras: Mapping[str, Tensor], class_axis: int | None = None
+) -> dict:
     """Validate the extra inputs against ``inputs.extras``; floating extras
     are cast to ``y_pred``'s dtype."""
     expected = {extra.name: extra for extra in inputs.extras}
@@ -207,9 +211,17 @@ def check_extras(ops: Ops, name: str, inputs: Inputs, y_pred: Tensor, extras: Ma
             raise TypeError(f"{name}: missing input {extra.name}= ({extra.doc})")
         value = extras[extra.name]
         shape = ops.shape(value)
-        wanted = pred_shape if extra.shape == "prediction" else pred_shape[:1]
+        wanted = {
+            "prediction": pred_shape,
+            "sample": pred_shape[:1],
+            "classes": (*pred_shape[:1], pred_shape[class_axis] if class_axis is not None else -1),
+        }[extra.shape]
         if shape != wanted:
-            which = "y_pred's shape" if extra.shape == "prediction" else "one value per sample"
+            which = {
+                "prediction": "y_pred's shape",
+                "sample": "one value per sample",
+                "classes": "one value per sample and class",
+            }[extra.shape]
             raise ValueError(f"{name}: {extra.name} must have {which} {_fmt(wanted)}, got shape {_fmt(shape)}")
         if extra.integer != ops.is_integer(value):
             kind = "integer" if extra.integer else "floating-point"

@@ -124,7 +124,7 @@ def evaluate(
     kwargs = dict(params)
     if "class_axis" in kwargs:
         kwargs["class_axis"] = prepared.class_axis
-    kwargs.update(check_extras(ops, spec.name, spec.inputs, prepared.y_pred, extras or {}))
+    kwargs.update(check_extras(ops, spec.name, spec.inputs, prepared.y_pred, extras or {}, prepared.class_axis))
     try:
         elements = spec.formula(ops, prepared.y_pred, prepared.y_true, **kwargs)
         return reduce_loss(ops, elements, sample_weight, reduction)

@@ -28,14 +28,12 @@ def call_keras(name, y_pred, y_true, sample_weight=None, reduction="mean", extra
 
 
 def extras_for(loss_spec, y_pred):
-    """Valid extra inputs of a loss for ``y_pred`` (so that only the tested argument is wrong)."""
+    """Valid extra inputs of a loss for channels-first ``y_pred`` (so that
+    only the tested argument is wrong)."""
     rng = np.random.default_rng(2)
+    shapes = {"prediction": y_pred.shape, "sample": y_pred.shape[:1], "classes": y_pred.shape[:2]}
     return {
-        e.name: (
-            rng.integers(1, 3, y_pred.shape[0] if e.shape == "sample" else y_pred.shape)
-            if e.integer
-            else np.abs(rng.normal(size=y_pred.shape[:1] if e.shape == "sample" else y_pred.shape)) + 0.1
-        )
+        e.name: rng.integers(1, 3, shapes[e.shape]) if e.integer else np.abs(rng.normal(size=shapes[e.shape])) + 0.1
         for e in loss_spec.inputs.extras
     }
 
