@@ -31,7 +31,8 @@ class Extra:
         shape: ``"prediction"`` -- ``y_pred``'s shape (it follows ``y_pred``'s
             layout); ``"sample"`` -- one value per sample, ``(N,)``;
             ``"classes"`` -- one value per sample and class, ``(N, C)`` in
-            every layout.
+            every layout; ``"positions"`` -- ``y_pred``'s shape without the
+            class axis (the shape of integer labels).
         integer: integer values (else floating, cast to ``y_pred``'s dtype).
 
     Gradients are taken with respect to ``y_pred`` only; an extra is data.
@@ -211,14 +212,20 @@ def check_extras(
             raise TypeError(f"{name}: missing input {extra.name}= ({extra.doc})")
         value = extras[extra.name]
         shape = ops.shape(value)
+        positions = pred_shape
+        if class_axis is not None:
+            axis = class_axis % len(pred_shape)
+            positions = pred_shape[:axis] + pred_shape[axis + 1 :]
         wanted = {
             "prediction": pred_shape,
+            "positions": positions,
             "sample": pred_shape[:1],
             "classes": (*pred_shape[:1], pred_shape[class_axis] if class_axis is not None else -1),
         }[extra.shape]
         if shape != wanted:
             which = {
                 "prediction": "y_pred's shape",
+                "positions": "y_pred's shape without the class axis",
                 "sample": "one value per sample",
                 "classes": "one value per sample and class",
             }[extra.shape]

@@ -31,7 +31,12 @@ def extras_for(loss_spec, y_pred):
     """Valid extra inputs of a loss for channels-first ``y_pred`` (so that
     only the tested argument is wrong)."""
     rng = np.random.default_rng(2)
-    shapes = {"prediction": y_pred.shape, "sample": y_pred.shape[:1], "classes": y_pred.shape[:2]}
+    shapes = {
+        "prediction": y_pred.shape,
+        "positions": y_pred.shape[:1] + y_pred.shape[2:],
+        "sample": y_pred.shape[:1],
+        "classes": y_pred.shape[:2],
+    }
     return {
         e.name: rng.integers(1, 3, shapes[e.shape]) if e.integer else np.abs(rng.normal(size=shapes[e.shape])) + 0.1
         for e in loss_spec.inputs.extras
