@@ -13,10 +13,19 @@ from typing import Any
 
 import spec as _spec
 from losses_tf import functional as functional
+from losses_tf.deep_supervision import DeepSupervisionLoss
 from losses_tf.losses import SpecLoss, from_config, loss_class
 from losses_tf.multitask import KerasStyleModel, MultiTaskLoss
 
-__all__ = ["KerasStyleModel", "MultiTaskLoss", "SpecLoss", "from_config", "functional", "loss_class"]
+__all__ = [
+    "DeepSupervisionLoss",
+    "KerasStyleModel",
+    "MultiTaskLoss",
+    "SpecLoss",
+    "from_config",
+    "functional",
+    "loss_class",
+]
 
 for _name in _spec.names():
     _cls = loss_class(_name)

@@ -12,10 +12,11 @@ from typing import Any
 
 import spec as _spec
 from losses_torch import functional as functional
+from losses_torch.deep_supervision import DeepSupervisionLoss
 from losses_torch.modules import SpecLoss, from_config, loss_class
 from losses_torch.multitask import MultiTaskLoss
 
-__all__ = ["MultiTaskLoss", "SpecLoss", "from_config", "functional", "loss_class"]
+__all__ = ["DeepSupervisionLoss", "MultiTaskLoss", "SpecLoss", "from_config", "functional", "loss_class"]
 
 for _name in _spec.names():
     _cls = loss_class(_name)
