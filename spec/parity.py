@@ -173,7 +173,7 @@ def finite_difference_gradient(case: Case) -> np.ndarray:
     the distance to 0 or 1, so every probe is a probability and ``log p``
     stays well resolved near 0.
     """
-    x = case.y_pred.astype(np.float64)
+    x = np.array(case.y_pred, dtype=np.float64, order="C")  # a writable contiguous copy: probes write through reshape(-1)
     grad = np.zeros_like(x)
     flat, out = x.reshape(-1), grad.reshape(-1)
     probabilities = case.params.get("from_logits") is False
