@@ -58,6 +58,7 @@ class SpecLoss(keras.losses.Loss):
             y_true = tf.cast(y_true, y_pred.dtype)
         if (
             self.spec.inputs.kind == "elementwise"
+            and self.spec.inputs.target == "prediction"
             and y_true.shape.rank == y_pred.shape.rank - 1
             and y_pred.shape[-1] == 1
         ):

@@ -58,6 +58,10 @@ class Inputs:
         min_ndim: smallest rank of ``y_pred``.
         prediction: human description of ``y_pred`` for the docs.
         extras: further inputs (:class:`Extra`), keyword-only.
+        target: for ``"elementwise"``: ``"prediction"`` -- ``y_true`` has
+            ``y_pred``'s shape; ``"sample"`` -- one target per sample, ``(N,)``
+            (``(N, 1)`` is accepted and flattened), e.g. a pair label or a
+            class id for ``(N, D)`` embeddings.
     """
 
     kind: str
@@ -66,6 +70,7 @@ class Inputs:
     min_ndim: int = 1
     prediction: str = "predictions"
     extras: tuple[Extra, ...] = ()
+    target: str = "prediction"
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,15 @@ def check_inputs(
             raise ValueError(
                 f"{name}: class_weights has {len(weights)} entries but y_pred has {num_classes} classes "
                 f"on class_axis={class_axis} (shape {_fmt(pred_shape)}); expected {num_classes} weights"
+            )
+    elif inputs.target == "sample":
+        if len(true_shape) == 2 and true_shape[1] == 1 and len(pred_shape) > 1:
+            y_true = ops.reshape(y_true, true_shape[:1])  # Keras' (N, 1) column of labels
+            true_shape = true_shape[:1]
+        if true_shape != pred_shape[:1]:
+            raise ValueError(
+                f"{name}: y_true must hold one target per sample, shape {_fmt(pred_shape[:1])} for y_pred "
+                f"shape {_fmt(pred_shape)}, got {_fmt(true_shape)}"
             )
     else:
         if true_shape != pred_shape:

@@ -21,7 +21,7 @@ def _inputs(loss_spec, params):
     rng = np.random.default_rng(7)
     sample = loss_spec.samples(rng, loss_spec.bind(params))[0]
     target = sample.labels if sample.labels is not None else sample.dense
-    return sample.y_pred, target
+    return sample.y_pred, target, sample.extras or {}
 
 
 def _channels_last(array, is_labels):
@@ -41,16 +41,23 @@ def test_config_written_by_torch_builds_the_same_keras_loss(name, preset):
     assert back.get_config() == torch_loss.get_config()
 
     # same meaning, each in its own layout: torch channels-first, Keras channels-last
-    y_pred, y_true = _inputs(loss_spec, params)
-    is_labels = np.issubdtype(y_true.dtype, np.integer)
+    y_pred, y_true, extras = _inputs(loss_spec, params)
+    is_labels = np.issubdtype(y_true.dtype, np.integer) or y_true.ndim < y_pred.ndim
     if not loss_spec.has_class_axis:
         is_labels = True  # elementwise losses: layout does not apply
-    torch_value = torch_loss(torch.tensor(y_pred), torch.tensor(y_true)).item()
+    torch_extras = {k: torch.tensor(v) for k, v in extras.items()}
+    torch_value = torch_loss(torch.tensor(y_pred), torch.tensor(y_true), **torch_extras).item()
     keras_loss = losses_tf.from_config({**torch_loss.get_config(), "dtype": "float64"})
+    moves = {e.name for e in loss_spec.inputs.extras if e.shape == "prediction"}
+    keras_extras = {
+        k: tf.constant(np.moveaxis(v, 1, -1) if k in moves and loss_spec.has_class_axis else v)
+        for k, v in extras.items()
+    }
     keras_value = float(
         keras_loss(
             tf.constant(_channels_last(y_true, is_labels)),
             tf.constant(y_pred if not loss_spec.has_class_axis else np.moveaxis(y_pred, 1, -1)),
+            **keras_extras,
         )
     )
     np.testing.assert_allclose(keras_value, torch_value, rtol=1e-12, atol=1e-14)

@@ -43,7 +43,8 @@ def test_samples_include_edge_cases(name):
         kinds = {s.name for s in samples}
         assert "perfect" in kinds, f"{name}: no perfect-prediction sample"
         assert any(s.smooth for s in samples), f"{name}: no sample where finite differences apply"
-        assert any(s.sample_weight is not None for s in samples) or loss.bind(preset).get("batch"), name
+        batch_value = loss.bind(preset).get("batch") or "batch_value" in loss.tags  # one value per batch
+        assert any(s.sample_weight is not None for s in samples) or batch_value, name
         if loss.inputs.kind == "classes" or "from_logits" in loss.params.names():
             assert any(np.abs(s.y_pred).max() >= 50 for s in samples) or loss.bind(preset).get("from_logits") is False
 

@@ -1,0 +1,417 @@
+"""Peer equivalences of the metric-learning and box losses, in values and gradients.
+
+Every test checks one equivalence claimed in ``spec/losses/_metric.py`` or
+``spec/losses/_boxes.py``: our torch module and our Keras loss against the
+peer on seeded inputs, float64, over a grid of the peer's parameters.
+Gradients are compared with respect to every input the peer differentiates
+(not only ``y_pred``): the formulas are differentiable in all of them.
+
+Tolerances:
+
+* ``RTOL = 1e-12`` (``ATOL = 1e-13`` for entries near 0): the same float64
+  arithmetic in another order; the worst measured relative difference is
+  9e-14 (Circle's gradients, of size ~100 at gamma = 256).
+* MONAI's ``BoxGIoULoss`` casts the boxes to float32 and computes there
+  (``COMPUTE_DTYPE``): coordinates up to ~20 carry float32 rounding of 1e-6,
+  and values and gradients follow it (measured: 9e-7 absolute, 3e-6
+  relative on entries above 1e-2), hence ``rtol = 1e-5``, ``atol = 2e-6``.
+* The torchvision box losses are written out here from their definition
+  (torchvision is not installed): ``_torchvision_giou``/``_diou``/``_ciou``
+  keep its conventions -- eps on the union, the enclosing area, the squared
+  diagonal and alpha's denominator; intersection only where both sides are
+  positive; ``torch.min``/``torch.max`` of two tensors (ties split the
+  gradient); ``atan(w / h)``; alpha under ``no_grad``.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+# torch before tensorflow (see tests/conftest.py)
+# isort: off
+import numpy as np
+import pytest
+import torch
+
+import losses_torch
+import monai.losses
+
+import keras
+import tensorflow as tf
+
+import losses_tf
+
+# isort: on
+
+RTOL = 1e-12
+ATOL = 1e-13
+MONAI_F32_RTOL = 1e-5
+MONAI_F32_ATOL = 2e-6
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _rng(*key: object) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def torch_grads(fn, *arrays: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``fn(*tensors)`` and the gradients of its sum with respect to every argument."""
+    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
+    value = fn(*tensors)
+    assert value.dtype == torch.float64
+    grads = torch.autograd.grad(value.sum(), tensors, allow_unused=True)
+    return value.detach().numpy(), [
+        np.zeros_like(a) if g is None else g.numpy() for a, g in zip(arrays, grads, strict=True)
+    ]
+
+
+def tf_grads(fn, *arrays: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    tensors = [tf.constant(a, dtype=tf.float64) for a in arrays]
+    with tf.GradientTape() as tape:
+        for t in tensors:
+            tape.watch(t)
+        value = fn(*tensors)
+        total = tf.reduce_sum(value)
+    assert value.dtype == tf.float64
+    grads = tape.gradient(total, tensors, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return value.numpy(), [g.numpy() for g in grads]
+
+
+def assert_same(ours, peer, *, rtol: float = RTOL, atol: float = ATOL, what: str = "", constant: bool = False) -> None:
+    """Values and gradients agree; unless ``constant``, the peer's gradient is not all zeros."""
+    (value, grads), (peer_value, peer_grads) = ours, peer
+    np.testing.assert_allclose(value, peer_value, rtol=rtol, atol=atol, err_msg=f"{what}: value")
+    assert np.isfinite(peer_value).all(), f"{what}: peer value not finite"
+    for index, (g, peer_g) in enumerate(zip(grads, peer_grads, strict=True)):
+        assert np.isfinite(peer_g).all(), f"{what}: peer gradient {index} not finite"
+        np.testing.assert_allclose(g, peer_g, rtol=rtol, atol=atol, err_msg=f"{what}: gradient {index}")
+    assert constant or any(np.abs(g).max() > 0.0 for g in peer_grads), f"{what}: peer gradients identically zero"
+
+
+REDUCTIONS = ["mean", "sum", "none"]
+KERAS_REDUCTION = {"mean": "sum_over_batch_size", "sum": "sum", "none": None}
+
+
+# --------------------------------------------------------------------------- contrastive (no peer)
+
+
+@pytest.mark.parametrize("margin", [1.0, 0.3, 2.5])
+def test_contrastive_is_twice_hadsells_loss_with_flipped_labels(margin):
+    """No installed library has it: the docstring's convention against the
+    paper's formula, L = (1 - Y) D^2 / 2 + Y max(0, m - D)^2 / 2 with Y = 0
+    for similar pairs."""
+    rng = _rng("contrastive", margin)
+    d = rng.uniform(0.0, 2.0 * margin, (12,))
+    d[:2] = 0.0  # zero-distance pairs: similar costs 0, dissimilar m^2
+    y = rng.integers(0, 2, 12).astype(np.float64)
+    y[:2] = [1.0, 0.0]
+    paper_y = 1.0 - y
+
+    def paper(t: torch.Tensor) -> torch.Tensor:
+        return (1 - torch.tensor(paper_y)) * t**2 / 2 + torch.tensor(paper_y) * torch.clamp_min(margin - t, 0) ** 2 / 2
+
+    peer = torch_grads(lambda t: 2.0 * paper(t), d)
+    ours = torch_grads(lambda t: losses_torch.ContrastiveLoss(margin=margin, reduction="none")(t, torch.tensor(y)), d)
+    assert_same(ours, peer, what="torch")
+    keras_loss = losses_tf.ContrastiveLoss(margin=margin, reduction=None, dtype="float64")
+    assert_same(tf_grads(lambda t: keras_loss(tf.constant(y), t), d), peer, what="keras")
+
+
+# --------------------------------------------------------------------------- torch TripletMarginLoss
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("swap", [False, True])
+@pytest.mark.parametrize("eps", [1e-6, 0.0, 0.05])
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0, 1.5])
+@pytest.mark.parametrize("margin", [1.0, 0.3])
+def test_triplet_margin_equals_torch(margin, p, eps, swap, reduction):
+    rng = _rng("triplet", margin, p, eps, swap, reduction)
+    anchor = rng.normal(size=(7, 5))
+    positive = anchor + rng.normal(0.0, 0.6, (7, 5))
+    negative = anchor + rng.normal(0.0, 0.8, (7, 5))
+    negative[2] = positive[2] + rng.normal(0.0, 0.2, 5)  # the swap picks d(p, n) here
+    if eps == 0.0:
+        positive[0] = anchor[0]  # zero distance: torch's norm has gradient 0 there, so does ours
+    arrays = (anchor, positive, negative)
+    peer_loss = torch.nn.TripletMarginLoss(margin=margin, p=p, eps=eps, swap=swap, reduction=reduction)
+    peer = torch_grads(peer_loss, *arrays)
+    params = dict(margin=margin, p=p, eps=eps, swap=swap)
+    ours = losses_torch.TripletMarginLoss(reduction=reduction, **params)
+    assert_same(torch_grads(lambda a, b, c: ours(a, b, negative=c), *arrays), peer, what="torch")
+    keras_loss = losses_tf.TripletMarginLoss(reduction=KERAS_REDUCTION[reduction], dtype="float64", **params)
+    assert_same(tf_grads(lambda a, b, c: keras_loss(b, a, negative=c), *arrays), peer, what="keras")
+
+
+# --------------------------------------------------------------------------- torch CosineEmbeddingLoss
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("margin", [0.0, 0.3, -0.5, 0.9])
+def test_cosine_embedding_equals_torch(margin, reduction):
+    rng = _rng("cosine", margin, reduction)
+    x1 = rng.normal(size=(8, 5))
+    x2 = rng.normal(size=(8, 5))
+    x2[1] = -0.5 * x1[1]  # cosine -1
+    x2[2] = x1[2]  # cosine 1, zero distance
+    x1[3] = 0.0  # zero vector: cosine 0, finite gradient (eps = 1e-12 inside the root)
+    y = np.array([1.0, -1.0, 1.0, 1.0, -1.0, 1.0, -1.0, -1.0])
+    peer_loss = torch.nn.CosineEmbeddingLoss(margin=margin, reduction=reduction)
+    peer = torch_grads(lambda a, b: peer_loss(a, b, torch.tensor(y)), x1, x2)
+    ours = losses_torch.CosineEmbeddingLoss(margin=margin, reduction=reduction)
+    assert_same(torch_grads(lambda a, b: ours(a, torch.tensor(y), x2=b), x1, x2), peer, what="torch")
+    keras_loss = losses_tf.CosineEmbeddingLoss(margin=margin, reduction=KERAS_REDUCTION[reduction], dtype="float64")
+    assert_same(tf_grads(lambda a, b: keras_loss(tf.constant(y), a, x2=b), x1, x2), peer, what="keras")
+
+
+def test_cosine_embedding_ignores_labels_other_than_plus_minus_one_like_torch():
+    rng = _rng("cosine-labels")
+    x1, x2 = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    y = np.array([1.0, 0.0, -1.0, 0.5, -0.25])
+    peer = torch.nn.CosineEmbeddingLoss(reduction="none")(torch.tensor(x1), torch.tensor(x2), torch.tensor(y))
+    ours = losses_torch.CosineEmbeddingLoss(reduction="none")(torch.tensor(x1), torch.tensor(y), x2=torch.tensor(x2))
+    np.testing.assert_allclose(ours.numpy(), peer.numpy(), rtol=RTOL, atol=ATOL)
+    assert (ours.numpy()[[1, 3, 4]] == 0.0).all()
+
+
+def test_cosine_embedding_takes_one_label_per_pair():
+    loss = losses_torch.CosineEmbeddingLoss()
+    with pytest.raises(ValueError, match=r"cosine_embedding: y_true must hold one target per sample, shape \(4,\)"):
+        loss(torch.zeros(4, 3), torch.ones(4, 3), x2=torch.ones(4, 3))
+    # Keras' (N, 1) label column is accepted
+    value = losses_tf.CosineEmbeddingLoss(dtype="float64")(np.ones((4, 1)), np.ones((4, 3)), x2=np.ones((4, 3)))
+    assert abs(float(value)) < 1e-12
+
+
+# --------------------------------------------------------------------------- torch MarginRankingLoss
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(9,), (4, 3)])
+@pytest.mark.parametrize("margin", [0.0, 0.5, -0.2])
+def test_margin_ranking_equals_torch(margin, shape, reduction):
+    rng = _rng("ranking", margin, shape, reduction)
+    x1, x2 = rng.normal(size=shape), rng.normal(size=shape)
+    y = rng.choice([-1.0, 1.0], shape)
+    x1.flat[0] = x2.flat[0]  # tied scores: at margin 0 the hinge's kink, gradient 1 as torch's clamp_min
+    peer_loss = torch.nn.MarginRankingLoss(margin=margin, reduction=reduction)
+    peer = torch_grads(lambda a, b: peer_loss(a, b, torch.tensor(y)), x1, x2)
+    ours = losses_torch.MarginRankingLoss(margin=margin, reduction=reduction)
+    assert_same(torch_grads(lambda a, b: ours(a, torch.tensor(y), x2=b), x1, x2), peer, what="torch")
+    keras_loss = losses_tf.MarginRankingLoss(margin=margin, reduction=KERAS_REDUCTION[reduction], dtype="float64")
+    assert_same(tf_grads(lambda a, b: keras_loss(tf.constant(y), a, x2=b), x1, x2), peer, what="keras")
+
+
+# --------------------------------------------------------------------------- keras.losses.Circle
+
+CIRCLE_LABELS = {
+    "balanced": np.array([0, 1, 2, 0, 1, 2, 0, 1]),
+    # anchors 6 and 7 have no positive (with remove_diagonal): weight 0 in both
+    "singletons": np.array([0, 1, 2, 0, 1, 2, 5, 7]),
+}
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("labels", sorted(CIRCLE_LABELS))
+@pytest.mark.parametrize("remove_diagonal", [True, False])
+@pytest.mark.parametrize(("gamma", "margin"), [(80.0, 0.4), (256.0, 0.25), (32.0, 0.1), (10.0, -0.1)])
+def test_circle_equals_keras(gamma, margin, remove_diagonal, labels, reduction, weighted):
+    rng = _rng("circle", gamma, margin, remove_diagonal, labels, reduction, weighted)
+    y = CIRCLE_LABELS[labels]
+    x = _unit(rng.normal(size=(8, 4)))
+    sample_weight = rng.uniform(0.2, 2.0, 8) if weighted else None
+    params = dict(gamma=gamma, margin=margin, remove_diagonal=remove_diagonal)
+    peer_loss = keras.losses.Circle(reduction=KERAS_REDUCTION[reduction], dtype="float64", **params)
+    keras_loss = losses_tf.CircleLoss(reduction=KERAS_REDUCTION[reduction], dtype="float64", **params)
+    peer = tf_grads(lambda t: peer_loss(y, t, sample_weight=sample_weight), x)
+    assert_same(tf_grads(lambda t: keras_loss(y, t, sample_weight=sample_weight), x), peer, what="keras")
+    ours = losses_torch.CircleLoss(reduction=reduction, **params)
+    weight = None if sample_weight is None else torch.tensor(sample_weight)
+    assert_same(torch_grads(lambda t: ours(t, torch.tensor(y), sample_weight=weight), x), peer, what="torch")
+
+
+# --------------------------------------------------------------------------- MONAI ContrastiveLoss (NT-Xent)
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (2, 3), (1, 3), (8, 16)])
+@pytest.mark.parametrize("temperature", [0.5, 0.1, 1.0, 0.05])
+def test_nt_xent_equals_monai_contrastive(temperature, shape):
+    rng = _rng("nt_xent", temperature, shape)
+    a = rng.normal(size=shape)
+    b = a + rng.normal(0.0, 0.7, shape)
+    if shape[0] > 2:
+        b[1] = a[1]  # identical views of one sample
+    peer = torch_grads(monai.losses.ContrastiveLoss(temperature=temperature), a, b)
+    alone = shape[0] == 1  # one pair, nothing to tell it from: loss 0, gradient 0 in both
+    # MONAI keeps the temperature in a float32 tensor: 0.1 acts as float32(0.1)
+    temperature = float(np.float32(temperature))
+    ours = losses_torch.NtXentLoss(temperature=temperature)
+    assert_same(torch_grads(ours, a, b), peer, what="torch", constant=alone)
+    keras_loss = losses_tf.NtXentLoss(temperature=temperature, dtype="float64")
+    assert_same(tf_grads(lambda u, v: keras_loss(v, u), a, b), peer, what="keras", constant=alone)
+
+
+# --------------------------------------------------------------------------- MONAI BarlowTwinsLoss
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (3, 5), (16, 8)])
+@pytest.mark.parametrize("lambd", [5e-3, 0.1, 0.0, 1.0])
+def test_barlow_twins_equals_monai(lambd, shape):
+    rng = _rng("barlow", lambd, shape)
+    a = rng.normal(size=shape)
+    b = a + rng.normal(0.0, 0.5, shape)
+    peer = torch_grads(monai.losses.BarlowTwinsLoss(lambd=lambd), a, b)
+    lambd = float(np.float32(lambd))  # MONAI keeps lambd in a float32 tensor
+    ours = losses_torch.BarlowTwinsLoss(lambd=lambd)
+    assert_same(torch_grads(ours, a, b), peer, what="torch")
+    keras_loss = losses_tf.BarlowTwinsLoss(lambd=lambd, dtype="float64")
+    assert_same(tf_grads(lambda u, v: keras_loss(v, u), a, b), peer, what="keras")
+
+
+def test_barlow_twins_needs_two_samples_and_refuses_sample_weights():
+    with pytest.raises(ValueError, match=r"barlow_twins: needs a batch of at least 2 samples"):
+        losses_torch.BarlowTwinsLoss()(torch.ones(1, 3), torch.ones(1, 3))
+    with pytest.raises(ValueError, match=r"sample_weight cannot be used with a loss that returns one value"):
+        losses_torch.BarlowTwinsLoss()(torch.randn(4, 3), torch.randn(4, 3), sample_weight=torch.ones(4))
+
+
+# --------------------------------------------------------------------------- boxes: torchvision's definitions
+
+
+def _torchvision_iou_parts(pred: torch.Tensor, target: torch.Tensor, eps: float):
+    x1, y1, x2, y2 = pred.unbind(-1)
+    gx1, gy1, gx2, gy2 = target.unbind(-1)
+    left, top = torch.max(x1, gx1), torch.max(y1, gy1)
+    right, bottom = torch.min(x2, gx2), torch.min(y2, gy2)
+    positive = (right > left) & (bottom > top)
+    intersection = torch.where(positive, (right - left) * (bottom - top), torch.zeros_like(x1))
+    union = (x2 - x1) * (y2 - y1) + (gx2 - gx1) * (gy2 - gy1) - intersection
+    iou = intersection / (union + eps)
+    c_left, c_top = torch.min(x1, gx1), torch.min(y1, gy1)
+    c_right, c_bottom = torch.max(x2, gx2), torch.max(y2, gy2)
+    return iou, union, (c_left, c_top, c_right, c_bottom)
+
+
+def _torchvision_giou(pred: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
+    iou, union, (cl, ct, cr, cb) = _torchvision_iou_parts(pred, target, eps)
+    area = (cr - cl) * (cb - ct)
+    return 1 - (iou - (area - union) / (area + eps))
+
+
+def _torchvision_diou(pred: torch.Tensor, target: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    iou, _, (cl, ct, cr, cb) = _torchvision_iou_parts(pred, target, eps)
+    diagonal = (cr - cl) ** 2 + (cb - ct) ** 2 + eps
+    x1, y1, x2, y2 = pred.unbind(-1)
+    gx1, gy1, gx2, gy2 = target.unbind(-1)
+    centre = ((x1 + x2) / 2 - (gx1 + gx2) / 2) ** 2 + ((y1 + y2) / 2 - (gy1 + gy2) / 2) ** 2
+    return 1 - iou + centre / diagonal, iou
+
+
+def _torchvision_ciou(pred: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
+    diou, iou = _torchvision_diou(pred, target, eps)
+    x1, y1, x2, y2 = pred.unbind(-1)
+    gx1, gy1, gx2, gy2 = target.unbind(-1)
+    v = (4 / math.pi**2) * (torch.atan((gx2 - gx1) / (gy2 - gy1)) - torch.atan((x2 - x1) / (y2 - y1))) ** 2
+    with torch.no_grad():
+        alpha = v / (1 - iou + v + eps)
+    return diou + alpha * v
+
+
+TORCHVISION = {
+    "giou": _torchvision_giou,
+    "diou": lambda p, t, e: _torchvision_diou(p, t, e)[0],
+    "ciou": _torchvision_ciou,
+}
+CLASSES = {"giou": "GiouLoss", "diou": "DiouLoss", "ciou": "CiouLoss"}
+
+
+def _box_pairs(rng: np.random.Generator, *, zero_width: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Valid boxes: overlapping, nested, disjoint, touching, identical, same
+    centre, mixed aspect; optionally zero-width ones (positive height)."""
+    n = 10
+    corner, size = rng.uniform(0.0, 10.0, (n, 2)), rng.uniform(1.0, 5.0, (n, 2))
+    target = np.concatenate([corner, corner + size], axis=1)
+    pred_corner = corner + rng.normal(0.0, 0.8, (n, 2))
+    pred = np.concatenate([pred_corner, pred_corner + size * rng.uniform(0.5, 1.6, (n, 2))], axis=1)
+    pred[1] = [*(corner[1] + 0.2 * size[1]), *(corner[1] + 0.6 * size[1])]  # nested
+    pred[2] = [*(corner[2] + size[2] + 1.0), *(corner[2] + 2 * size[2] + 1.0)]  # disjoint
+    pred[3] = [target[3, 2], target[3, 1], target[3, 2] + 2.0, target[3, 3]]  # touching the right edge
+    pred[4] = target[4]  # identical: every min/max ties
+    pred[5] = [*(corner[5] - 0.5 * size[5]), *(corner[5] + 1.5 * size[5])]  # same centre
+    if zero_width:
+        pred[6, 2] = pred[6, 0]
+        target[7, 2] = target[7, 0]
+    return pred, target
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("eps", [1e-7, 2.0**-23, 0.5])
+@pytest.mark.parametrize("name", ["giou", "diou", "ciou"])
+def test_box_losses_equal_torchvision_definitions(name, eps, reduction):
+    rng = _rng("boxes", name, eps, reduction)
+    pred, target = _box_pairs(rng, zero_width=True)
+
+    reduce = {"mean": torch.mean, "sum": torch.sum, "none": lambda v: v}[reduction]
+    peer = torch_grads(lambda p, t: reduce(TORCHVISION[name](p, t, eps)), pred, target)
+    ours = getattr(losses_torch, CLASSES[name])(eps=eps, reduction=reduction)
+    assert_same(torch_grads(ours, pred, target), peer, what="torch")
+    keras_loss = getattr(losses_tf, CLASSES[name])(eps=eps, reduction=KERAS_REDUCTION[reduction], dtype="float64")
+    assert_same(tf_grads(lambda p, t: keras_loss(t, p), pred, target), peer, what="keras")
+
+
+def test_ciou_is_finite_where_torchvision_divides_by_a_zero_height():
+    """A zero-height box: torchvision's atan(w / 0) has a NaN gradient (a zero-size
+    box a NaN value); ours takes the limit from h > 0 and stays finite."""
+    pred = np.array([[1.0, 2.0, 4.0, 2.0], [1.0, 1.0, 1.0, 1.0]])  # zero height; a point
+    target = np.array([[0.0, 0.0, 3.0, 3.0], [0.5, 0.5, 2.0, 3.0]])
+    peer_value, peer_grads = torch_grads(lambda p, t: _torchvision_ciou(p, t, 1e-7), pred, target)
+    assert np.isnan(peer_value[1]) and np.isnan(peer_grads[0][0]).any()
+    value, grads = torch_grads(losses_torch.CiouLoss(reduction="none"), pred, target)
+    assert np.isfinite(value).all() and all(np.isfinite(g).all() for g in grads)
+    np.testing.assert_allclose(value[0], peer_value[0], rtol=RTOL)  # the value agrees where defined
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("seed", range(4))
+def test_giou_equals_monai_box_giou(seed, reduction):
+    """MONAI computes in float32 (see the module docstring) with float32's
+    epsilon in both denominators: ``eps=2**-23``."""
+    rng = _rng("monai-giou", seed, reduction)
+    pred, target = _box_pairs(rng, zero_width=False)
+    pred[3] = target[3] + [0.5, 0.5, 0.1, 0.2]  # no exactly touching edges: MONAI's clamp differs on the edge
+    peer = torch_grads(monai.losses.giou_loss.BoxGIoULoss(reduction=reduction), pred, target)
+    ours = losses_torch.GiouLoss(eps=2.0**-23, reduction=reduction)
+    assert_same(torch_grads(ours, pred, target), peer, rtol=MONAI_F32_RTOL, atol=MONAI_F32_ATOL, what="torch")
+    keras_loss = losses_tf.GiouLoss(eps=2.0**-23, reduction=KERAS_REDUCTION[reduction], dtype="float64")
+    assert_same(
+        tf_grads(lambda p, t: keras_loss(t, p), pred, target),
+        peer,
+        rtol=MONAI_F32_RTOL,
+        atol=MONAI_F32_ATOL,
+        what="keras",
+    )
+
+
+def test_giou_touching_boxes_follow_torchvision_not_monai():
+    """Boxes sharing an edge: same value, but MONAI's clamp(min=0) passes the
+    intersection's gradient at width 0, torchvision's strict mask does not."""
+    target, pred = np.array([[0.0, 0.0, 2.0, 3.0]]), np.array([[2.0, 1.0, 4.0, 3.0]])
+    monai_value, monai_grads = torch_grads(monai.losses.giou_loss.BoxGIoULoss(), pred, target)
+    ours = torch_grads(losses_torch.GiouLoss(eps=2.0**-23), pred, target)
+    assert_same(ours, torch_grads(lambda p, t: _torchvision_giou(p, t, 2.0**-23), pred, target), what="torchvision")
+    np.testing.assert_allclose(ours[0], monai_value, rtol=MONAI_F32_RTOL)
+    assert abs(monai_grads[0][0, 0] - 0.2) < 1e-6 and abs(ours[1][0][0, 0] - 1.0 / 6.0) < 1e-6
+
+
+@pytest.mark.parametrize("name", ["giou", "diou", "ciou"])
+def test_boxes_need_four_coordinates(name):
+    with pytest.raises(ValueError, match=rf"{name}: boxes must have 4 coordinates"):
+        getattr(losses_torch, CLASSES[name])()(torch.zeros(3, 5), torch.zeros(3, 5))
