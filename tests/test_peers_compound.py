@@ -1,5 +1,7 @@
 """Compound losses against MONAI (values and gradients, float64): the parts
-are the registered losses, so this checks the combination rule."""
+are the registered losses, so this checks the combination rule.  MONAI's
+focal term computes in float32 (its FocalLoss casts), so the focal compounds
+are held to relative 2e-6 (values) and 1e-5 / absolute 1e-7 (gradients)."""
 
 import monai.losses
 import numpy as np
@@ -54,3 +56,36 @@ def test_compound_none_gives_one_value_per_sample_that_averages_to_mean():
     dice = losses_torch.DiceLoss(reduction="none")(logits, labels)
     ce = losses_torch.CategoricalCrossentropyLoss(reduction="none")(logits, labels).mean(dim=(1, 2))
     np.testing.assert_allclose(per_sample.detach().numpy(), (dice + 0.5 * ce).detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 2.0, 3.5])
+@pytest.mark.parametrize("lambdas", [(1.0, 1.0), (0.4, 2.0)])
+@pytest.mark.parametrize("batch", [False, True])
+def test_dice_focal_equals_monai(gamma, lambdas, batch):
+    logits, labels = _inputs(int(gamma * 10) + int(batch))
+    theirs_loss = monai.losses.DiceFocalLoss(
+        softmax=True, to_onehot_y=True, gamma=gamma, lambda_dice=lambdas[0], lambda_focal=lambdas[1], batch=batch
+    )
+    ours_loss = losses_torch.DiceFocalLoss(gamma=gamma, lambda_dice=lambdas[0], lambda_focal=lambdas[1], batch=batch)
+    theirs, ours = theirs_loss(logits, labels), ours_loss(logits, labels)
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=2e-6)
+    (g_theirs,) = torch.autograd.grad(theirs, logits)
+    (g_ours,) = torch.autograd.grad(ours, logits)
+    np.testing.assert_allclose(g_ours.numpy(), g_theirs.numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("weight_type", ["square", "simple", "uniform"])
+@pytest.mark.parametrize("lambdas", [(1.0, 1.0), (0.4, 2.0)])
+def test_generalized_dice_focal_equals_monai(weight_type, lambdas):
+    logits, labels = _inputs(len(weight_type))
+    theirs_loss = monai.losses.GeneralizedDiceFocalLoss(
+        softmax=True, to_onehot_y=True, w_type=weight_type, lambda_gdl=lambdas[0], lambda_focal=lambdas[1]
+    )
+    ours_loss = losses_torch.GeneralizedDiceFocalLoss(
+        weight_type=weight_type, lambda_gdl=lambdas[0], lambda_focal=lambdas[1]
+    )
+    theirs, ours = theirs_loss(logits, labels), ours_loss(logits, labels)
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=2e-6)
+    (g_theirs,) = torch.autograd.grad(theirs, logits)
+    (g_ours,) = torch.autograd.grad(ours, logits)
+    np.testing.assert_allclose(g_ours.numpy(), g_theirs.numpy(), rtol=1e-5, atol=1e-7)
