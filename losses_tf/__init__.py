@@ -14,11 +14,13 @@ from typing import Any
 import spec as _spec
 from losses_tf import functional as functional
 from losses_tf.deep_supervision import DeepSupervisionLoss
+from losses_tf.distance import distance_maps as distance_maps
 from losses_tf.losses import SpecLoss, from_config, loss_class
 from losses_tf.multitask import KerasStyleModel, MultiTaskLoss
 
 __all__ = [
     "DeepSupervisionLoss",
+    "distance_maps",
     "KerasStyleModel",
     "MultiTaskLoss",
     "SpecLoss",

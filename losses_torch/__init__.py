@@ -13,6 +13,7 @@ from typing import Any
 import spec as _spec
 from losses_torch import functional as functional
 from losses_torch.deep_supervision import DeepSupervisionLoss
+from losses_torch.distance import distance_maps as distance_maps
 from losses_torch.modules import SpecLoss, from_config, loss_class
 from losses_torch.multitask import MultiTaskLoss
 
