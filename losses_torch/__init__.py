@@ -17,7 +17,15 @@ from losses_torch.distance import distance_maps as distance_maps
 from losses_torch.modules import SpecLoss, from_config, loss_class
 from losses_torch.multitask import MultiTaskLoss
 
-__all__ = ["DeepSupervisionLoss", "MultiTaskLoss", "SpecLoss", "from_config", "functional", "loss_class"]
+__all__ = [
+    "DeepSupervisionLoss",
+    "distance_maps",
+    "MultiTaskLoss",
+    "SpecLoss",
+    "from_config",
+    "functional",
+    "loss_class",
+]
 
 for _name in _spec.names():
     _cls = loss_class(_name)
