@@ -143,7 +143,9 @@ def _teacher_samples(rng: np.random.Generator, params: dict) -> list[Sample]:
     saturated = SATURATION * np.sign(rng.normal(size=(2, 4, 3, 5)))
     # a perfect student on confident outputs: the gradient is 0 to rounding in
     # every dtype (on moderate logits float32 leaves ~1e-7 of p - q)
-    confident = params["temperature"] * SATURATION * (np.arange(4).reshape(1, 4, 1, 1) == rng.integers(0, 4, (2, 1, 3, 5)))
+    confident = (
+        params["temperature"] * SATURATION * (np.arange(4).reshape(1, 4, 1, 1) == rng.integers(0, 4, (2, 1, 3, 5)))
+    )
     samples += [
         Sample(
             "perfect",
