@@ -22,8 +22,10 @@ class Param:
 
     Attributes:
         name: keyword name, identical in the spec, both frameworks and configs.
-        kind: ``"float"``, ``"int"``, ``"bool"``, ``"choice"`` or ``"floats"``
-            (a sequence of floats, e.g. per-class weights).
+        kind: ``"float"``, ``"int"``, ``"bool"``, ``"choice"``, ``"floats"``
+            (a sequence of floats, e.g. per-class weights) or ``"matrix"`` (a
+            square matrix of floats given as a sequence of equal-length rows,
+            e.g. distances between classes; the bounds apply to every entry).
         default: value used when the parameter is not given.
         doc: one line saying what the parameter means.
         optional: ``None`` is accepted (meaning "not set").
@@ -54,6 +56,8 @@ class Param:
         else:
             if self.kind == "floats":
                 text = "a sequence of floats" + (" or a float" if self.scalar_ok else "")
+            elif self.kind == "matrix":
+                text = "a square matrix (a sequence of equal-length sequences) of floats"
             else:
                 text = "an int" if self.kind == "int" else "a float"
             bounds = []
@@ -114,6 +118,19 @@ class Param:
             for v in items:
                 self._check_number(loss, v, value)
             return items
+        if self.kind == "matrix":
+            rows = _as_rows(value)
+            if (
+                rows is None
+                or any(len(row) != len(rows) for row in rows)
+                or any(isinstance(v, bool) or not _is_real(v) for row in rows for v in row)
+            ):
+                raise TypeError(f"{loss}: {self.name} must be {self.describe()}, got {got}")
+            rows = [[float(v) for v in row] for row in rows]
+            for row in rows:
+                for v in row:
+                    self._check_number(loss, v, value)
+            return rows
         raise AssertionError(f"unknown parameter kind {self.kind!r}")
 
 
@@ -137,6 +154,16 @@ def _as_list(value: Any) -> list | None:
     if isinstance(value, Sequence):
         return list(value)
     return None
+
+
+def _as_rows(value: Any) -> list[list] | None:
+    """The rows of a non-empty 2-D nested sequence (lists, tuples, arrays, tensors), else None."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence) or not value:
+        return None
+    rows = [_as_list(row) for row in value]
+    return None if any(row is None or not row for row in rows) else rows
 
 
 @dataclass(frozen=True)

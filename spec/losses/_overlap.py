@@ -20,7 +20,7 @@ from typing import Any
 from spec.inputs import Inputs
 from spec.losses._classification import CLASS_AXIS, FROM_LOGITS
 from spec.losses._targets import class_probabilities, dense_targets
-from spec.ops import Ops, safe_divide, safe_power
+from spec.ops import Ops, clip, safe_divide, safe_power
 from spec.params import Param, ParamSet
 from spec.registry import LossSpec, register
 from spec.samples import segmentation_samples
@@ -72,6 +72,49 @@ _ARGS_DOC = """
 """
 
 
+def segmentation_maps(
+    ops: Ops,
+    y_pred: Tensor,
+    y_true: Tensor,
+    *,
+    class_axis: int,
+    from_logits: bool,
+    multilabel: bool,
+    batch: bool,
+    ignore_index: int | None,
+) -> tuple[Tensor, Tensor, Tensor | None, tuple[int, ...]]:
+    """What every per-class statistic is summed from.
+
+    Returns:
+        ``(probs, targets, mask, axes)``: class probabilities and dense
+        targets with ``y_pred``'s shape, both zero at ignored positions; the
+        valid-position mask (size 1 on the class axis) or ``None`` when
+        nothing is ignored; and the axes a statistic sums over (all but the
+        class axis, and but the batch axis unless ``batch``), so that a sum
+        has shape ``(N, C)``, or ``(C,)`` with ``batch=True``.
+    """
+    probs = class_probabilities(ops, y_pred, class_axis=class_axis, from_logits=from_logits, multilabel=multilabel)
+    targets, mask = dense_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
+    if mask is not None:
+        probs = probs * mask
+    ndim = len(ops.shape(y_pred))
+    axes = tuple(a for a in range(ndim) if a != class_axis and (batch or a != 0))
+    return probs, targets, mask, axes
+
+
+def position_count(ops: Ops, y_pred: Tensor, mask: Tensor | None, axes: tuple[int, ...]) -> Tensor | float:
+    """Number of valid positions behind each statistic: a Python number when
+    nothing is ignored, else the mask summed over ``axes`` (shape ``(N, 1)``,
+    or ``(1,)`` with ``batch``), which broadcasts against ``(N, C)``."""
+    if mask is None:
+        shape = ops.shape(y_pred)
+        count = 1
+        for axis in axes:
+            count *= shape[axis]
+        return float(count)
+    return ops.sum(mask, axis=axes)
+
+
 def overlap_statistics(
     ops: Ops,
     y_pred: Tensor,
@@ -88,16 +131,72 @@ def overlap_statistics(
 
     Returns three tensors of shape ``(N, C)``, or ``(C,)`` with ``batch=True``.
     """
-    probs = class_probabilities(ops, y_pred, class_axis=class_axis, from_logits=from_logits, multilabel=multilabel)
-    targets, mask = dense_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
-    if mask is not None:
-        probs = probs * mask
-    ndim = len(ops.shape(y_pred))
-    axes = tuple(a for a in range(ndim) if a != class_axis and (batch or a != 0))
+    probs, targets, _, axes = segmentation_maps(
+        ops,
+        y_pred,
+        y_true,
+        class_axis=class_axis,
+        from_logits=from_logits,
+        multilabel=multilabel,
+        batch=batch,
+        ignore_index=ignore_index,
+    )
     intersection = ops.sum(probs * targets, axis=axes)
     if squared:
         return intersection, ops.sum(probs * probs, axis=axes), ops.sum(targets * targets, axis=axes)
     return intersection, ops.sum(probs, axis=axes), ops.sum(targets, axis=axes)
+
+
+def confusion_statistics(
+    ops: Ops,
+    y_pred: Tensor,
+    y_true: Tensor,
+    *,
+    class_axis: int,
+    from_logits: bool,
+    multilabel: bool,
+    batch: bool,
+    ignore_index: int | None,
+    clip_epsilon: float = 0.0,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The soft confusion matrix of every class: ``TP = sum(p g)``,
+    ``FP = sum(p (1 - g))``, ``FN = sum((1 - p) g)`` and ``TN = sum((1 - p)(1 - g))``
+    over the valid positions.
+
+    Each entry is summed on its own rather than derived from ``I``, ``P``,
+    ``G`` by subtraction, so an entry that is 0 (a perfect prediction) is
+    exactly 0 and a tiny one keeps its relative precision.  With
+    ``clip_epsilon > 0`` probabilities (``from_logits=False``) are clipped to
+    ``[clip_epsilon, 1 - clip_epsilon]``, and so is ``1 - p`` on its own:
+    ``1 - clip(p)`` would round ``1 - (1 - 1e-7)`` to ``1.19e-7`` in float32.
+    Shapes as :func:`overlap_statistics`.
+    """
+    clipped = clip_epsilon > 0.0 and not from_logits
+    inputs = clip(ops, y_pred, clip_epsilon, 1.0 - clip_epsilon) if clipped else y_pred
+    probs, targets, mask, axes = segmentation_maps(
+        ops,
+        inputs,
+        y_true,
+        class_axis=class_axis,
+        from_logits=from_logits,
+        multilabel=multilabel,
+        batch=batch,
+        ignore_index=ignore_index,
+    )
+    if clipped:
+        complement = clip(ops, 1.0 - y_pred, clip_epsilon, 1.0 - clip_epsilon)
+        complement = complement if mask is None else complement * mask
+    else:
+        complement = 1.0 - probs
+    negatives = complement * (1.0 - targets)
+    if mask is not None and not clipped:
+        negatives = negatives * mask  # an ignored position is neither positive nor negative
+    return (
+        ops.sum(probs * targets, axis=axes),
+        ops.sum(probs * (1.0 - targets), axis=axes),
+        ops.sum(complement * targets, axis=axes),
+        ops.sum(negatives, axis=axes),
+    )
 
 
 def _score(ops: Ops, numerator: Tensor, denominator: Tensor, *, positive: bool = False) -> Tensor:
@@ -107,6 +206,34 @@ def _score(ops: Ops, numerator: Tensor, denominator: Tensor, *, positive: bool =
     if positive:
         return numerator / denominator
     return safe_divide(ops, numerator, denominator, when_zero=1.0)
+
+
+def tversky_complement(
+    ops: Ops,
+    intersection: Tensor,
+    false_pos: Tensor,
+    false_neg: Tensor,
+    *,
+    alpha: float,
+    beta: float,
+    smooth_nr: float,
+    smooth_dr: float,
+) -> Tensor:
+    """``1 - T`` for the Tversky index ``T = (I + s_nr) / (I + alpha FP + beta FN + s_dr)``;
+    0 where the denominator is 0.
+
+    Two equal forms, each used where it keeps its digits: near ``T = 1`` (a
+    nearly perfect prediction) ``(alpha FP + beta FN + s_dr - s_nr) / D``,
+    since subtracting ``T`` from 1 would round away the tiny difference that a
+    fractional focal exponent then magnifies; for ``T < 1/2`` ``1 - T``
+    itself, since there the direct ratio's gradient ``1/D - E/D^2`` cancels.
+    """
+    numerator = intersection + smooth_nr
+    errors = alpha * false_pos + beta * false_neg
+    denominator = intersection + errors + smooth_dr
+    direct = safe_divide(ops, errors + (smooth_dr - smooth_nr), denominator)
+    complement = 1.0 - safe_divide(ops, numerator, denominator, when_zero=1.0)
+    return ops.where(ops.less(numerator, errors + (smooth_dr - smooth_nr)), complement, direct)
 
 
 def _class_weights(num_classes: int, include_background: bool, class_weights: list[float] | None) -> list[float]:
@@ -255,8 +382,10 @@ def tversky(
     intersection, pred_volume, true_volume = overlap_statistics(ops, y_pred, y_true, **statistics)
     s_nr, s_dr = _smoothing(smooth, smooth_nr, smooth_dr)
     false_pos, false_neg = pred_volume - intersection, true_volume - intersection
-    index = _score(ops, intersection + s_nr, intersection + alpha * false_pos + beta * false_neg + s_dr)
-    loss = safe_power(ops, 1.0 - index, gamma)
+    loss = tversky_complement(
+        ops, intersection, false_pos, false_neg, alpha=alpha, beta=beta, smooth_nr=s_nr, smooth_dr=s_dr
+    )
+    loss = safe_power(ops, loss, gamma)
     return _class_average(ops, loss, include_background, class_weights)
 
 
