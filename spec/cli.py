@@ -107,10 +107,12 @@ def _list(args: argparse.Namespace) -> int:
     by_family: dict[str, list] = {}
     for spec in specs():
         by_family.setdefault(spec.family, []).append(spec)
+    width = max((len(spec.name) for spec in specs()), default=0)
+    class_width = max((len(spec.class_name) for spec in specs()), default=0)
     for family, members in by_family.items():
         print(f"{family}:")
         for spec in members:
-            print(f"  {spec.name:26s} {spec.class_name:32s} {spec.summary}")
+            print(f"  {spec.name:{width}s} {spec.class_name:{class_width}s} {spec.summary}")
             if not args.brief:
                 for param in spec.params.params:
                     print(f"      {param.name:20s} = {param.default!r:10}  {param.doc}")
