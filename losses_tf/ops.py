@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
 
-from spec.ops import Ops, composite_forced
+from spec.ops import Ops, composite_forced, pool_padding
 
 
 def _axis(axis: int | Sequence[int] | None) -> int | list[int] | None:
@@ -140,6 +141,34 @@ class TensorFlowOps(Ops):
 
     def stop_gradient(self, x):
         return tf.stop_gradient(x)
+
+    def sort(self, x, axis, descending=False):
+        # tf.argsort is stable in both directions (top_k keeps the lower index first)
+        order = tf.argsort(x, axis=axis, direction="DESCENDING" if descending else "ASCENDING", stable=True)
+        return self.reorder(x, order, axis), order
+
+    def reorder(self, x, permutation, axis):
+        return tf.experimental.numpy.take_along_axis(x, tf.cast(permutation, tf.int64), axis=axis)
+
+    def cumsum(self, x, axis):
+        return tf.cumsum(x, axis=axis)
+
+    def max_pool(self, x, window, axes):
+        rank = len(x.shape)
+        halves = pool_padding(window, axes, rank)
+        paddings = [[0, 0] for _ in range(rank)]
+        for axis, half in halves:
+            paddings[axis] = [half, half]
+        padded = tf.pad(x, paddings, constant_values=float("-inf"))
+        # Every window offset as one shifted slice, then reduce_max over them:
+        # its gradient shares ties evenly, tf.nn.max_pool's does not.
+        shifted = []
+        for offsets in itertools.product(*(range(2 * half + 1) for _, half in halves)):
+            index = [slice(None)] * rank
+            for (axis, half), offset in zip(halves, offsets, strict=True):
+                index[axis] = slice(offset, offset - 2 * half if offset < 2 * half else None)
+            shifted.append(padded[tuple(index)])
+        return tf.reduce_max(tf.stack(shifted, axis=-1), axis=-1)
 
     def sparse_softmax_cross_entropy(self, logits, labels, axis, reduction="none"):
         if composite_forced():

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from spec.ops import Ops, composite_forced
+from spec.ops import Ops, composite_forced, pool_padding
 
 _INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
@@ -153,6 +153,28 @@ class TorchOps(Ops):
 
     def stop_gradient(self, x):
         return x.detach()
+
+    def sort(self, x, axis, descending=False):
+        values, order = torch.sort(x, dim=axis, descending=descending, stable=True)
+        return values, order
+
+    def reorder(self, x, permutation, axis):
+        return torch.gather(x, axis, permutation.long())
+
+    def cumsum(self, x, axis):
+        return torch.cumsum(x, dim=axis)
+
+    def max_pool(self, x, window, axes):
+        halves = pool_padding(window, axes, x.dim())
+        pads = [0] * (2 * x.dim())  # F.pad lists (before, after) from the last axis backwards
+        for axis, half in halves:
+            slot = 2 * (x.dim() - 1 - axis)
+            pads[slot] = pads[slot + 1] = half
+        windows = F.pad(x, pads, value=float("-inf"))
+        for axis, half in halves:
+            windows = windows.unfold(axis, 2 * half + 1, 1)  # a view: window axis appended last
+        # amax (not max_pool2d/3d) so that tied maxima share the gradient evenly
+        return torch.amax(windows, dim=tuple(range(x.dim(), x.dim() + len(halves))))
 
     def sparse_softmax_cross_entropy(self, logits, labels, axis, reduction="none"):
         if composite_forced():

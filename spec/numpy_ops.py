@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from spec.ops import Ops
+from spec.ops import Ops, pool_padding
 
 
 def _axis(axis: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
@@ -127,4 +127,33 @@ class NumpyOps(Ops):
         return np.asarray(vector)[np.asarray(index)]
 
     def stop_gradient(self, x):
+        return x
+
+    def sort(self, x, axis, descending=False):
+        x = np.asarray(x)
+        # a stable ascending sort of -x is a stable descending sort of x
+        order = np.argsort(-x if descending else x, axis=axis, kind="stable")
+        return np.take_along_axis(x, order, axis=axis), order
+
+    def reorder(self, x, permutation, axis):
+        return np.take_along_axis(np.asarray(x), np.asarray(permutation), axis=axis)
+
+    def cumsum(self, x, axis):
+        return np.cumsum(x, axis=axis)
+
+    def max_pool(self, x, window, axes):
+        # One axis at a time (the maximum is associative, so the values equal
+        # the joint window's; the NumPy reference has no gradient to share),
+        # each neighbour offset folded in by slicing: no padded copy.
+        x = np.asarray(x)
+        for axis, half in pool_padding(window, axes, x.ndim):
+            pooled = x.copy()
+            size = x.shape[axis]
+            for offset in range(1, min(half, size - 1) + 1):
+                head, tail = [slice(None)] * x.ndim, [slice(None)] * x.ndim
+                head[axis], tail[axis] = slice(0, size - offset), slice(offset, size)
+                head, tail = tuple(head), tuple(tail)
+                np.maximum(pooled[head], x[tail], out=pooled[head])  # the neighbour `offset` after
+                np.maximum(pooled[tail], x[head], out=pooled[tail])  # the neighbour `offset` before
+            x = pooled
         return x

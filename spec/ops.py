@@ -19,6 +19,11 @@ Edge conventions (value, gradient) that every backend must honour:
   is not used).
 * ``abs(0)`` has gradient 0; ``sqrt`` and fractional ``power`` at 0 have
   infinite gradient and are only reached through :func:`safe_power`.
+* ``sort`` is stable (equal values keep their order, lower index first, in
+  both directions), so the permutation -- and the gradient routed through
+  it at ties -- is the same everywhere; ``max_pool``/``min_pool`` share a
+  window's tied extremes' gradient evenly, like ``amax`` (native pooling
+  kernels pick one position).
 * ``one_hot``/``take_along_axis``/``gather`` receive *sanitised* indices
   (inside ``[0, depth)``); callers mask invalid positions afterwards.  Native
   ops disagree on invalid indices (TensorFlow gives zeros, torch raises).
@@ -203,6 +208,54 @@ class Ops:
     def stop_gradient(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"backend {self.name} has no stop_gradient")
 
+    # -- ordering, scans and sliding windows -----------------------------------
+    def sort(self, x: Tensor, axis: int, descending: bool = False) -> tuple[Tensor, Tensor]:
+        """``(values, permutation)``: ``x`` sorted along ``axis`` and the integer
+        permutation that sorts it, ``values == reorder(x, permutation, axis)``.
+
+        The sort is stable, ``descending`` included: equal values keep their
+        original order (lower index first), so the permutation -- and every
+        gradient routed through it -- is the same in every backend (ONNX
+        ``TopK`` breaks ties the same way).  ``-0.0`` equals ``0.0``; NaN is
+        not allowed.  Works on floats and integers.
+
+        Gradient: each sorted value passes its gradient back to the one
+        position the permutation took it from.  At ties that is the stable
+        order's assignment, one subgradient of a piecewise-smooth function.
+        """
+        raise NotImplementedError(f"backend {self.name} has no sort")
+
+    def reorder(self, x: Tensor, permutation: Tensor, axis: int) -> Tensor:
+        """``x`` rearranged along ``axis`` by a ``permutation`` from :meth:`sort`
+        (same shape as ``x``): ``result[..., i, ...] = x[..., permutation[..., i, ...], ...]``.
+
+        Gradient: scattered back through the permutation (no index repeats, so
+        nothing is summed)."""
+        raise NotImplementedError(f"backend {self.name} has no reorder")
+
+    def cumsum(self, x: Tensor, axis: int) -> Tensor:
+        """Inclusive cumulative sum along ``axis``; the gradient is the reversed
+        cumulative sum of the incoming gradient."""
+        raise NotImplementedError(f"backend {self.name} has no cumsum")
+
+    def max_pool(self, x: Tensor, window: Sequence[int], axes: Sequence[int]) -> Tensor:
+        """Sliding-window maximum, stride 1, over ``axes`` with the odd window
+        sizes ``window`` (one per axis), centred on each position.  Positions
+        outside ``x`` are excluded ("SAME" padding with ``-inf``), so the result
+        has ``x``'s shape; the other axes are untouched.
+
+        Gradient: within each window, tied maxima share the gradient evenly
+        (the ``amax`` convention).  Native pooling kernels route it to one
+        position instead (torch: the first in scan order), which is why the
+        backends build the windows explicitly; the values are the same.
+        """
+        raise NotImplementedError(f"backend {self.name} has no max_pool")
+
+    def min_pool(self, x: Tensor, window: Sequence[int], axes: Sequence[int]) -> Tensor:
+        """Sliding-window minimum: ``-max_pool(-x)``, with the same window,
+        padding (outside positions excluded) and tie conventions."""
+        return -self.max_pool(-x, window, axes)
+
     # -- fused ops: composite default, native override allowed -----------------
     def sparse_softmax_cross_entropy(
         self, logits: Tensor, labels: Tensor, axis: int, reduction: str = "none"
@@ -251,6 +304,12 @@ def safe_power(ops: Ops, base: Tensor, exponent: float) -> Tensor:
     return ops.where(is_zero, 1.0 if exponent == 0.0 else 0.0, powered)
 
 
+def relu(ops: Ops, x: Tensor) -> Tensor:
+    """``max(x, 0)`` by ``where``.  Gradient 1 above 0, 0 at and below 0
+    (``torch.nn.functional.relu``'s convention, kept in every backend)."""
+    return ops.where(ops.greater(x, 0.0), x, 0.0)
+
+
 def softplus(ops: Ops, x: Tensor) -> Tensor:
     """``log(1 + exp(x)) = -log_sigmoid(-x)``, stable for any ``x``."""
     return -ops.log_sigmoid(-x)
@@ -264,3 +323,17 @@ def normalize_axis(axis: int, ndim: int, *, argument: str = "class_axis") -> int
             f"expected an axis in [{-ndim}, {ndim - 1}]"
         )
     return axis % ndim
+
+
+def pool_padding(window: Sequence[int], axes: Sequence[int], ndim: int) -> list[tuple[int, int]]:
+    """``(axis, half_window)`` pairs of a :meth:`Ops.max_pool` call, axes made
+    non-negative; raises ``ValueError`` for even or non-positive windows,
+    repeated axes or a window/axes length mismatch."""
+    window, axes = [int(w) for w in window], [normalize_axis(a, ndim, argument="pool axis") for a in axes]
+    if len(window) != len(axes):
+        raise ValueError(f"max_pool: {len(window)} window size(s) {window} for {len(axes)} axes {axes}")
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"max_pool: repeated axes {axes}")
+    if any(w < 1 or w % 2 == 0 for w in window):
+        raise ValueError(f"max_pool: window sizes must be odd and positive (centred windows), got {window}")
+    return [(a, w // 2) for a, w in zip(axes, window, strict=True)]
