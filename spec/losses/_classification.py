@@ -21,6 +21,14 @@ CLASS_AXIS = Param(
     "axis of y_pred holding the classes; None means the framework's layout (torch 1, Keras -1)",
     optional=True,
 )
+# logits or probabilities over a class axis; labels or one-hot/soft targets in [0, 1]
+CLASS_INPUTS = Inputs(
+    "classes",
+    labels=True,
+    target_range=(0.0, 1.0),
+    min_ndim=2,
+    prediction="logits or probabilities over the class axis",
+)
 FROM_LOGITS = Param("from_logits", "bool", True, "y_pred holds logits (True) or probabilities (False)")
 EPSILON = Param(
     "epsilon",
@@ -187,7 +195,7 @@ def binary_crossentropy(
     return positive_term + (1.0 - targets) * negative
 
 
-def _check_class_weights(loss: str, params: dict) -> None:
+def check_class_weights(loss: str, params: dict) -> None:
     weights = params.get("class_weights")
     if weights is not None and sum(weights) <= 0.0:
         raise ValueError(f"{loss}: class_weights must have a positive sum, got {weights}")
@@ -206,15 +214,9 @@ register(
                 Param("ignore_index", "int", None, "label whose positions are ignored", optional=True),
                 EPSILON,
             ),
-            checks=(_check_class_weights,),
+            checks=(check_class_weights,),
         ),
-        inputs=Inputs(
-            "classes",
-            labels=True,
-            target_range=(0.0, 1.0),
-            min_ndim=2,
-            prediction="logits or probabilities over the class axis",
-        ),
+        inputs=CLASS_INPUTS,
         family="classification",
         presets={
             "default": {},

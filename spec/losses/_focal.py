@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from spec.inputs import Inputs
-from spec.losses._classification import CLASS_AXIS, EPSILON, FROM_LOGITS
+from spec.losses._classification import CLASS_AXIS, CLASS_INPUTS, EPSILON, FROM_LOGITS
 from spec.losses._targets import along_axis, dense_targets
 from spec.ops import Ops, clip, safe_divide, safe_power
 from spec.params import Param, ParamSet
@@ -27,9 +27,7 @@ from spec.samples import binary_samples, classification_samples
 Tensor = Any
 
 GAMMA = Param("gamma", "float", 2.0, "focusing exponent of the modulating factor (1 - p)^gamma", low=0.0)
-LABEL_SMOOTHING = Param(
-    "label_smoothing", "float", 0.0, "mix targets with the uniform distribution", low=0.0, high=1.0
-)
+LABEL_SMOOTHING = Param("label_smoothing", "float", 0.0, "mix targets with the uniform distribution", low=0.0, high=1.0)
 IGNORE_INDEX = Param("ignore_index", "int", None, "label whose positions are ignored", optional=True)
 
 
@@ -323,8 +321,7 @@ def sigmoid_focal(
         positive = positive * pos_weight
     if soft_form == "per_term":
         return -(
-            positive * t * safe_power(ops, q, gamma) * log_p
-            + negative * (1.0 - t) * safe_power(ops, p, gamma) * log_q
+            positive * t * safe_power(ops, q, gamma) * log_p + negative * (1.0 - t) * safe_power(ops, p, gamma) * log_q
         )
     bce = -(t * log_p + (1.0 - t) * log_q)
     if soft_form == "p_t":
@@ -472,13 +469,7 @@ def _check_focal_alpha(loss: str, params: dict) -> None:
         )
 
 
-CLASSES = Inputs(
-    "classes",
-    labels=True,
-    target_range=(0.0, 1.0),
-    min_ndim=2,
-    prediction="logits or probabilities over the class axis",
-)
+CLASSES = CLASS_INPUTS
 
 register(
     LossSpec(
@@ -609,8 +600,15 @@ register(
             (
                 CLASS_AXIS,
                 FROM_LOGITS,
-                Param("q", "float", 0.7, "exponent q in (0, 1]: CE as q -> 0, 1 - p_y at q = 1", low=0.0,
-                      low_open=True, high=1.0),
+                Param(
+                    "q",
+                    "float",
+                    0.7,
+                    "exponent q in (0, 1]: CE as q -> 0, 1 - p_y at q = 1",
+                    low=0.0,
+                    low_open=True,
+                    high=1.0,
+                ),
                 IGNORE_INDEX,
             )
         ),

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from spec.inputs import Inputs
-from spec.losses._classification import CLASS_AXIS, FROM_LOGITS
+from spec.losses._classification import CLASS_AXIS, CLASS_INPUTS, FROM_LOGITS, check_class_weights
 from spec.losses._targets import class_probabilities, dense_targets
 from spec.ops import Ops, relu, safe_divide
 from spec.params import Param, ParamSet
@@ -386,12 +386,6 @@ def lovasz_softmax_samples(rng: np.random.Generator, params: Mapping[str, Any]) 
 BATCH = Param("batch", "bool", False, "one loss for the whole batch instead of one per image")
 
 
-def _check_class_weights(loss: str, params: dict) -> None:
-    weights = params.get("class_weights")
-    if weights is not None and sum(weights) <= 0.0:
-        raise ValueError(f"{loss}: class_weights must have a positive sum, got {weights}")
-
-
 register(
     LossSpec(
         name="lovasz_hinge",
@@ -436,15 +430,9 @@ register(
                     "class_weights", "floats", None, "weights of the class average, length C", optional=True, low=0.0
                 ),
             ),
-            checks=(_check_class_weights,),
+            checks=(check_class_weights,),
         ),
-        inputs=Inputs(
-            "classes",
-            labels=True,
-            target_range=(0.0, 1.0),
-            min_ndim=2,
-            prediction="logits or probabilities over the class axis",
-        ),
+        inputs=CLASS_INPUTS,
         family="segmentation",
         presets={
             "default": {},

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spec.inputs import Inputs
-from spec.losses._classification import CLASS_AXIS, FROM_LOGITS
+from spec.losses._classification import CLASS_AXIS, CLASS_INPUTS, FROM_LOGITS
 from spec.losses._targets import class_probabilities, dense_targets
 from spec.ops import Ops, clip, safe_divide, safe_power
 from spec.params import Param, ParamSet
@@ -459,13 +458,7 @@ def generalized_dice(
 for _formula in (dice, jaccard, tversky, generalized_dice):
     _formula.__doc__ = _formula.__doc__.replace("    {args}\n", _ARGS_DOC)
 
-_SEGMENTATION_INPUTS = Inputs(
-    "classes",
-    labels=True,
-    target_range=(0.0, 1.0),
-    min_ndim=2,
-    prediction="logits or probabilities over the class axis",
-)
+_SEGMENTATION_INPUTS = CLASS_INPUTS
 
 
 def _common_presets(extra: dict[str, dict]) -> dict[str, dict]:
