@@ -180,3 +180,16 @@ class TensorFlowOps(Ops):
         if reduction == "mean":
             return tf.reduce_mean(nll)
         return tf.reduce_sum(nll) if reduction == "sum" else nll
+
+    def ctc_loss(self, logits, labels, input_lengths, target_lengths, blank):
+        # TensorFlow's CTC computes in float32 only
+        if composite_forced() or logits.dtype != tf.float32:
+            return super().ctc_loss(logits, labels, input_lengths, target_lengths, blank)
+        return tf.nn.ctc_loss(
+            labels=tf.cast(labels, tf.int32),
+            logits=logits,
+            label_length=tf.cast(target_lengths, tf.int32),
+            logit_length=tf.cast(input_lengths, tf.int32),
+            logits_time_major=False,
+            blank_index=blank,
+        )

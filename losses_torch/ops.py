@@ -182,3 +182,18 @@ class TorchOps(Ops):
         if axis != 1 and logits.dim() > 2:
             logits = torch.movedim(logits, axis, 1)
         return F.cross_entropy(logits, labels.long(), reduction=reduction, ignore_index=_NEVER_A_LABEL)
+
+    def ctc_loss(self, logits, labels, input_lengths, target_lengths, blank):
+        if composite_forced():
+            return super().ctc_loss(logits, labels, input_lengths, target_lengths, blank)
+        log_probs = F.log_softmax(logits, dim=2).transpose(0, 1)  # torch's kernel is time-major
+        # zero_infinity: impossible samples get 0 and a zero gradient (the spec masks them)
+        return F.ctc_loss(
+            log_probs,
+            labels.long(),
+            input_lengths.long(),
+            target_lengths.long(),
+            blank=blank,
+            reduction="none",
+            zero_infinity=True,
+        )

@@ -32,7 +32,7 @@ Edge conventions (value, gradient) that every backend must honour:
   ``shared/research/backends-onnx.md`` section 2.4).  :func:`clip` below is the
   one clip every formula uses: gradient 1 on and inside the bounds, 0 outside.
 
-Fused ops (``sparse_softmax_cross_entropy``) have a composite default written
+Fused ops (``sparse_softmax_cross_entropy``, ``ctc_loss``) have a composite default written
 with the primitives; a backend may override them with a native kernel for
 speed.  A formula hands a fused op that can also reduce to the reduction step
 as :class:`spec.reduction.Fused`, so ``"mean"`` and ``"sum"`` reach the kernel.
@@ -270,6 +270,18 @@ class Ops:
         if reduction == "mean":
             return self.mean(nll)
         return self.sum(nll) if reduction == "sum" else nll
+
+    def ctc_loss(
+        self, logits: Tensor, labels: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank: int
+    ) -> Tensor:
+        """CTC negative log-likelihood ``(N,)`` of ``softmax(logits)``
+        (``(N, T, C)``) for padded ``labels`` ``(N, S)``, lengths ``(N,)`` in
+        ``[0, T]`` and ``[0, S]``, and ``blank`` in ``[0, C)``.  Samples no
+        alignment reaches get an arbitrary finite value with a finite
+        gradient: the caller masks them."""
+        from spec.losses._ctc import ctc_negative_log_likelihood  # the formula lives with its loss
+
+        return ctc_negative_log_likelihood(self, logits, labels, input_lengths, target_lengths, blank)
 
 
 # ---------------------------------------------------------------------------

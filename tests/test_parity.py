@@ -30,15 +30,20 @@ def test_parity(name, preset, frameworks):
     assert row.passed, "\n".join(row.failures[:20])
 
 
-CE_PRESETS = ["default", "ignore_index", "class_weights", "torch_full"]
+# the losses whose formula calls a fused op (native kernel behind the ops protocol)
+# (TensorFlow float64 always runs the composite CTC, so the matrix above covers it
+# per preset; test_native_and_composite_ctc_agree covers the blank positions.)
+FUSED = [("categorical_crossentropy", p) for p in ["default", "ignore_index", "class_weights", "torch_full"]] + [
+    ("ctc", "default")
+]
 
 
-@pytest.mark.parametrize("preset", CE_PRESETS)
-def test_composite_path_matches_the_matrix(preset, frameworks, monkeypatch):
-    """The fused native cross-entropy is an override behind the ops protocol;
-    forcing the composite formula must pass the same matrix."""
+@pytest.mark.parametrize(("name", "preset"), FUSED, ids=[f"{n}-{p}" for n, p in FUSED])
+def test_composite_path_matches_the_matrix(name, preset, frameworks, monkeypatch):
+    """A fused native kernel (cross-entropy, CTC) is an override behind the ops
+    protocol; forcing the composite formula must pass the same matrix."""
     monkeypatch.setenv("LOSSBRIDGE_COMPOSITE_OPS", "1")
-    loss = spec.get("categorical_crossentropy")
+    loss = spec.get(name)
     [row] = parity.check(loss, {preset: loss.presets[preset]}, frameworks=frameworks, finite_differences=False)
     assert row.passed, "\n".join(row.failures[:20])
 
@@ -59,3 +64,43 @@ def test_native_and_composite_cross_entropy_agree(rng):
             native = ops.sparse_softmax_cross_entropy(as_tensor(x), as_tensor(labels), axis)
             composite = Ops.sparse_softmax_cross_entropy(ops, as_tensor(x), as_tensor(labels), axis)
             np.testing.assert_allclose(np.asarray(native), np.asarray(composite), rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_native_and_composite_ctc_agree(rng, dtype):
+    """torch's ``F.ctc_loss`` and TensorFlow's ``tf.nn.ctc_loss`` (float32) against
+    the composite forward recursion, values and gradients, blank first, inside
+    and last, lengths varying within the batch."""
+    import numpy as np
+    import tensorflow as tf
+    import torch
+
+    from losses_tf.ops import TensorFlowOps
+    from losses_torch.ops import TorchOps
+    from spec.ops import Ops
+
+    tolerance = {"float32": 2e-5, "float64": 1e-11}[dtype]
+    logits = rng.normal(0, 2, (4, 9, 5)).astype(dtype)
+    frames = np.array([9, 7, 4, 0])
+    lengths = np.array([3, 2, 0, 0])
+    for blank in (0, 2, 4):
+        labels = rng.choice([c for c in range(5) if c != blank], (4, 9))
+        runs = {}
+        for ops in (TorchOps(), TensorFlowOps()):
+            for path, call in (("native", ops.ctc_loss), ("composite", lambda *a, ops=ops: Ops.ctc_loss(ops, *a))):
+                if ops.name == "torch":
+                    x = torch.tensor(logits, requires_grad=True)
+                    nll = call(x, torch.tensor(labels), torch.tensor(frames), torch.tensor(lengths), blank)
+                    (grad,) = torch.autograd.grad((nll * torch.arange(1, 5, dtype=x.dtype)).sum(), x)
+                    runs[ops.name, path] = (nll.detach().numpy(), grad.numpy())
+                else:
+                    x = tf.constant(logits)
+                    with tf.GradientTape() as tape:
+                        tape.watch(x)
+                        nll = call(x, tf.constant(labels), tf.constant(frames), tf.constant(lengths), blank)
+                        total = tf.reduce_sum(nll * tf.range(1, 5, dtype=x.dtype))
+                    runs[ops.name, path] = (nll.numpy(), tape.gradient(total, x).numpy())
+        reference = runs["torch", "composite"]
+        for key, (value, grad) in runs.items():
+            np.testing.assert_allclose(value, reference[0], rtol=tolerance, atol=tolerance, err_msg=str((key, blank)))
+            np.testing.assert_allclose(grad, reference[1], rtol=tolerance, atol=tolerance, err_msg=str((key, blank)))
