@@ -8,8 +8,10 @@ from typing import Any
 
 import tensorflow as tf
 
+from losses_tf.ops import TensorFlowOps
 from spec.registry import evaluate, get, names
 
+OPS = TensorFlowOps()
 CLASS_AXIS = -1
 
 
@@ -32,6 +34,7 @@ def _function(name: str) -> Callable[..., tf.Tensor]:
             reduction=reduction,
             default_class_axis=CLASS_AXIS,
             extras=extras,
+            ops=OPS,
         )
 
     loss.__name__ = loss.__qualname__ = name

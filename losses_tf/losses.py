@@ -9,11 +9,13 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from losses_tf.ops import TensorFlowOps
 from spec import config as neutral
 from spec.framework import class_doc, init_signature, non_default
 from spec.reduction import canonical_reduction
 from spec.registry import LossSpec, evaluate, get
 
+OPS = TensorFlowOps()
 CLASS_AXIS = -1  # Keras layout: channels-last
 
 _FRAMEWORK_ARGS = """        reduction: "sum_over_batch_size" (default; the neutral "mean"), "sum" or "none".
@@ -87,6 +89,7 @@ class SpecLoss(keras.losses.Loss):
             reduction=reduction,
             default_class_axis=CLASS_AXIS,
             extras={k: _to_tensor(v) for k, v in (extras or {}).items()},
+            ops=OPS,
         )
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None, **extras: Any) -> tf.Tensor:

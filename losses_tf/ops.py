@@ -134,7 +134,17 @@ class TensorFlowOps(Ops):
         return tf.one_hot(labels, depth, axis=axis, dtype=like.dtype)
 
     def take_along_axis(self, x, index, axis):
-        return tf.experimental.numpy.take_along_axis(x, tf.cast(index, tf.int64), axis=axis)
+        # tf.gather over batch dimensions, not tf.experimental.numpy's version:
+        # that one branches in a tf.cond whose untaken transpose gradient
+        # fails XLA compilation (InvertPermutation of an invalid permutation)
+        rank = len(x.shape)
+        axis %= rank
+        if axis == rank - 1:
+            return tf.gather(x, index, axis=axis, batch_dims=axis)
+        perm = [a for a in range(rank) if a != axis] + [axis]
+        back = [*range(axis), rank - 1, *range(axis, rank - 1)]
+        taken = tf.gather(tf.transpose(x, perm), tf.transpose(index, perm), axis=rank - 1, batch_dims=rank - 1)
+        return tf.transpose(taken, back)
 
     def gather(self, vector, index):
         return tf.gather(vector, index)
@@ -148,7 +158,7 @@ class TensorFlowOps(Ops):
         return self.reorder(x, order, axis), order
 
     def reorder(self, x, permutation, axis):
-        return tf.experimental.numpy.take_along_axis(x, tf.cast(permutation, tf.int64), axis=axis)
+        return self.take_along_axis(x, permutation, axis)
 
     def cumsum(self, x, axis):
         return tf.cumsum(x, axis=axis)

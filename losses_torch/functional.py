@@ -8,8 +8,10 @@ from typing import Any
 
 import torch
 
+from losses_torch.ops import TorchOps
 from spec.registry import evaluate, get, names
 
+OPS = TorchOps()
 CLASS_AXIS = 1
 
 
@@ -35,6 +37,7 @@ def _function(name: str) -> Callable[..., torch.Tensor]:
             reduction=reduction,
             default_class_axis=CLASS_AXIS,
             extras=extras,
+            ops=OPS,
         )
 
     loss.__name__ = loss.__qualname__ = name

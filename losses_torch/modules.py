@@ -9,11 +9,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from losses_torch.ops import TorchOps
 from spec import config as neutral
 from spec.framework import class_doc, init_signature, non_default
 from spec.reduction import canonical_reduction
 from spec.registry import LossSpec, evaluate, get
 
+OPS = TorchOps()
 CLASS_AXIS = 1  # torch layout: channels-first
 
 _FRAMEWORK_ARGS = """        reduction: "mean" (default), "sum" or "none".
@@ -49,6 +51,7 @@ class SpecLoss(nn.Module):
             reduction=self.reduction,
             default_class_axis=CLASS_AXIS,
             extras=extras,
+            ops=OPS,
         )
 
     def get_config(self) -> dict[str, Any]:

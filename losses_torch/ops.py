@@ -184,7 +184,9 @@ class TorchOps(Ops):
         return F.cross_entropy(logits, labels.long(), reduction=reduction, ignore_index=_NEVER_A_LABEL)
 
     def ctc_loss(self, logits, labels, input_lengths, target_lengths, blank):
-        if composite_forced():
+        # torch.compile cannot capture F.ctc_loss (data-dependent shapes): the
+        # composite recursion, unrolled over the static frames, compiles
+        if composite_forced() or torch.compiler.is_compiling():
             return super().ctc_loss(logits, labels, input_lengths, target_lengths, blank)
         log_probs = F.log_softmax(logits, dim=2).transpose(0, 1)  # torch's kernel is time-major
         # zero_infinity: impossible samples get 0 and a zero gradient (the spec masks them)

@@ -202,10 +202,17 @@ def check_inputs(
                     f"[{low:.6g}, {high:.6g}]; pass from_logits=True if these are logits"
                 )
         if inputs.target_range is not None and not is_labels:
-            low, high = ops.value_range(y_true)
             lo, hi = inputs.target_range
+            # an elementwise target marks ignored entries by value (class-axis
+            # targets mark them by row: dense_targets)
+            ignore_index = params.get("ignore_index") if inputs.kind == "elementwise" else None
+            kept = y_true if ignore_index is None else ops.where(ops.equal(y_true, float(ignore_index)), lo, y_true)
+            low, high = ops.value_range(kept)
             if low < lo or high > hi:
-                raise ValueError(f"{name}: y_true must lie in [{lo:g}, {hi:g}], got values in [{low:.6g}, {high:.6g}]")
+                also = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+                raise ValueError(
+                    f"{name}: y_true must lie in [{lo:g}, {hi:g}]{also}, got values in [{low:.6g}, {high:.6g}]"
+                )
     return Prepared(y_pred, y_true, axis, is_labels)
 
 

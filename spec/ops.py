@@ -197,7 +197,8 @@ class Ops:
         raise NotImplementedError(f"backend {self.name} has no one_hot")
 
     def take_along_axis(self, x: Tensor, index: Tensor, axis: int) -> Tensor:
-        """``x`` gathered at sanitised ``index`` (same rank, size 1 on ``axis``)."""
+        """``x`` gathered along ``axis`` at sanitised ``index``: same rank as
+        ``x``, any size on ``axis``, ``x``'s size on every other axis."""
         raise NotImplementedError(f"backend {self.name} has no take_along_axis")
 
     def gather(self, vector: Tensor, index: Tensor) -> Tensor:

@@ -89,15 +89,9 @@ def reduce_loss(
     """Apply ``sample_weight`` and ``reduction`` (already canonical) to a formula's output."""
     if isinstance(elements, Combined):
         return _reduce_combined(ops, elements, sample_weight, reduction)
-    if isinstance(elements, Fused):
-        if sample_weight is None and reduction != "none":
-            return elements.compute(reduction)
-        elements = elements.compute("none")
-    weights = None
-    if isinstance(elements, Weighted):
-        elements, weights = elements.values, elements.weights
-    if sample_weight is not None:
-        elements = elements * _broadcast_sample_weight(ops, sample_weight, elements)
+    if isinstance(elements, Fused) and sample_weight is None and reduction != "none":
+        return elements.compute(reduction)
+    elements, weights = _weighted_elements(ops, elements, sample_weight)
     if reduction == "none":
         return elements
     if reduction == "sum":
@@ -105,6 +99,21 @@ def reduce_loss(
     if weights is None:
         return ops.mean(elements)
     return safe_divide(ops, ops.sum(elements), ops.sum(weights))
+
+
+def _weighted_elements(
+    ops: Ops, elements: Tensor | Weighted | Fused, sample_weight: Tensor | None
+) -> tuple[Tensor, Tensor | None]:
+    """Per-element losses times ``sample_weight``, and the ``Weighted``
+    denominator weights (``None`` for a plain mean)."""
+    if isinstance(elements, Fused):
+        elements = elements.compute("none")
+    weights = None
+    if isinstance(elements, Weighted):
+        elements, weights = elements.values, elements.weights
+    if sample_weight is not None:
+        elements = elements * _broadcast_sample_weight(ops, sample_weight, elements)
+    return elements, weights
 
 
 def _broadcast_sample_weight(ops: Ops, sample_weight: Tensor, elements: Tensor) -> Tensor:
@@ -128,13 +137,7 @@ def _broadcast_sample_weight(ops: Ops, sample_weight: Tensor, elements: Tensor) 
 
 def _per_sample(ops: Ops, elements: Tensor | Weighted | Fused, sample_weight: Tensor | None) -> Tensor:
     """One value per sample (or the batch value) of a part, for ``"none"``."""
-    if isinstance(elements, Fused):
-        elements = elements.compute("none")
-    weights = None
-    if isinstance(elements, Weighted):
-        elements, weights = elements.values, elements.weights
-    if sample_weight is not None:
-        elements = elements * _broadcast_sample_weight(ops, sample_weight, elements)
+    elements, weights = _weighted_elements(ops, elements, sample_weight)
     axes = list(range(1, len(ops.shape(elements))))
     if not axes:
         return elements

@@ -16,6 +16,7 @@ from typing import Any
 
 from spec.backends import get_ops
 from spec.inputs import Inputs, check_extras, check_inputs, check_labels
+from spec.ops import Ops
 from spec.params import Param, ParamSet
 from spec.reduction import canonical_reduction, reduce_loss
 
@@ -99,6 +100,7 @@ def evaluate(
     default_class_axis: int = -1,
     check_values: bool = True,
     extras: Mapping[str, Tensor] | None = None,
+    ops: Ops | None = None,
 ) -> Tensor:
     """The loss value of ``spec`` with bound ``params``.
 
@@ -114,8 +116,11 @@ def evaluate(
         check_values: run the value-dependent input checks (label and
             probability ranges).  Finite-difference probes turn them off.
         extras: the loss's extra inputs by name (``spec.inputs.extras``).
+        ops: the backend; ``None`` picks it from ``y_pred``'s type.  A
+            framework package passes its own, which keeps the backend lookup
+            (a module import on first use) out of compiled graphs.
     """
-    ops = get_ops(y_pred)
+    ops = get_ops(y_pred) if ops is None else ops
     reduction = canonical_reduction(reduction)
     class_axis = None
     if "class_axis" in params:

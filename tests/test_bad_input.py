@@ -9,6 +9,7 @@ import torch
 import losses_tf
 import losses_torch
 import spec
+from spec.samples import one_hot
 
 
 def call_torch(name, y_pred, y_true, sample_weight=None, reduction="mean", extras=None, **params):
@@ -269,3 +270,40 @@ def test_every_label_loss_rejects_invalid_labels(call, name, preset, bad_label, 
     labels[1, 2, 3] = bad_label
     with pytest.raises(ValueError, match=rf"labels in y_true must be in \[0, 3\).*e\.g\. {bad_label}"):
         call(loss_spec.class_name, y_pred, labels, extras=extras_for(loss_spec, y_pred), **params)
+
+
+RANGED_PRESETS = [
+    (s.name, preset)
+    for s in spec.specs()
+    if s.inputs.target_range is not None and s.inputs.target != "sample"
+    for preset in s.presets
+]
+
+
+@pytest.mark.parametrize(("name", "preset"), RANGED_PRESETS, ids=[f"{n}-{p}" for n, p in RANGED_PRESETS])
+@pytest.mark.parametrize("call", FRAMEWORKS)
+def test_every_dense_target_outside_its_range_is_rejected(call, name, preset):
+    """Registry-driven: a dense target entry outside the loss's target range
+    raises the spec's message naming the range (an ``ignore_index`` entry is
+    allowed); the untouched input is accepted."""
+    loss_spec = spec.get(name)
+    params = dict(loss_spec.presets[preset])
+    rng = np.random.default_rng(3)
+    sample = next(s for s in loss_spec.samples(rng, loss_spec.bind(params)) if s.y_pred.ndim >= 2)
+    dense = sample.dense if sample.dense is not None else one_hot(sample.labels, sample.y_pred.shape[1])
+    # elementwise targets may hold ignore_index as a value; class-axis ones mark ignored rows
+    ignore_index = params.get("ignore_index") if loss_spec.inputs.kind == "elementwise" else None
+    if ignore_index is not None and sample.dense is not None:
+        dense = np.where(sample.dense == ignore_index, 0.0, sample.dense)
+    low, high = loss_spec.inputs.target_range
+    kwargs = dict(extras=sample.extras, **params)
+    assert np.isfinite(np.asarray(call(loss_spec.class_name, sample.y_pred, dense, **kwargs))).all()
+    outside = high + 1.5 if np.isfinite(high) else low - 1.5
+    bad = dense.copy()
+    bad.flat[1] = outside
+    if ignore_index is not None and ignore_index != outside:
+        bad.flat[0] = ignore_index  # allowed: only the out-of-range entry is reported
+    kept = bad if ignore_index is None else bad[bad != ignore_index]
+    message = rf"y_true must lie in \[{low:g}, {high:g}\].*, got values in \[{kept.min():.6g}, {kept.max():.6g}\]"
+    with pytest.raises(ValueError, match=message):
+        call(loss_spec.class_name, sample.y_pred, bad, **kwargs)

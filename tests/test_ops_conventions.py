@@ -4,11 +4,13 @@ log-sigmoid/log-softmax.  Native framework ops disagree at these points; the
 spec's helpers must not."""
 
 import itertools
+from functools import partial
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import torch
+from autodiff import tf_value_and_grad, torch_value_and_grad
 
 from losses_tf.ops import TensorFlowOps
 from losses_torch.ops import TorchOps
@@ -17,19 +19,13 @@ from spec.ops import clip, relu, safe_divide, safe_power, softplus
 
 
 def torch_grad(fn, x):
-    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    value = fn(TorchOps(), t)
-    (grad,) = torch.autograd.grad(value.sum(), t)
-    return value.detach().numpy(), grad.numpy()
+    """``fn(ops, x)`` with the torch ops, and the gradient of its sum."""
+    return torch_value_and_grad(partial(fn, TorchOps()), x)
 
 
 def tf_grad(fn, x):
-    t = tf.constant(x, dtype=tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(t)
-        value = fn(TensorFlowOps(), t)
-        total = tf.reduce_sum(value)
-    return value.numpy(), tape.gradient(total, t, unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy()
+    """``fn(ops, x)`` with the TensorFlow ops, and the gradient of its sum."""
+    return tf_value_and_grad(partial(fn, TensorFlowOps()), x)
 
 
 GRADIENTS = [pytest.param(torch_grad, id="torch"), pytest.param(tf_grad, id="tensorflow")]

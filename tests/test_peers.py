@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from functools import partial
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -41,6 +42,9 @@ import keras
 import tensorflow as tf
 
 import losses_tf
+
+import autodiff
+from autodiff import tf_value_and_grad, torch_value_and_grad
 
 # isort: on
 
@@ -77,53 +81,25 @@ def _one_hot(labels: np.ndarray, num_classes: int, axis: int) -> np.ndarray:
     return dense if axis == -1 else np.moveaxis(dense, -1, axis)
 
 
-def torch_vg(fn, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Value of ``fn(x)`` and its gradient w.r.t. ``x`` (torch autograd)."""
-    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    value = fn(t)
-    assert value.dtype == torch.float64
-    (grad,) = torch.autograd.grad(value, t)
-    return value.detach().numpy(), grad.numpy()
-
-
-def tf_vg(fn, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Value of ``fn(x)`` and its gradient w.r.t. ``x`` (tf.GradientTape).
-
-    ``x`` is a plain constant (an EagerTensor), so Keras' TF backend cannot
-    swap it for logits in ``_get_logits``.
-    """
-    t = tf.constant(x, dtype=tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(t)
-        value = fn(t)
-    assert value.dtype == tf.float64
-    grad = tape.gradient(value, t)
-    return value.numpy(), grad.numpy()
-
-
-def assert_same(ours, peer, *, rtol: float = RTOL, atol: float = ATOL, what: str = "") -> None:
-    (v_ours, g_ours), (v_peer, g_peer) = ours, peer
-    np.testing.assert_allclose(v_ours, v_peer, rtol=rtol, atol=atol, err_msg=f"{what}: value")
-    assert np.isfinite(g_peer).all(), f"{what}: peer gradient not finite"
-    assert np.abs(g_peer).max() > 0.0, f"{what}: peer gradient is identically zero"
-    np.testing.assert_allclose(g_ours, g_peer, rtol=rtol, atol=atol, err_msg=f"{what}: gradient")
+# Values and gradients at this module's tolerances; looser ones are passed explicitly.
+assert_same = partial(autodiff.assert_same, rtol=RTOL, atol=ATOL)
 
 
 def run_torch(loss, x: np.ndarray, y, sample_weight=None):
     y_t = torch.as_tensor(y)
     if sample_weight is None:
-        return torch_vg(lambda t: loss(t, y_t), x)
+        return torch_value_and_grad(lambda t: loss(t, y_t), x)
     sw = torch.as_tensor(sample_weight)
-    return torch_vg(lambda t: loss(t, y_t, sample_weight=sw), x)
+    return torch_value_and_grad(lambda t: loss(t, y_t, sample_weight=sw), x)
 
 
 def run_keras(loss, y, x: np.ndarray, sample_weight=None):
     """A Keras-convention loss ``loss(y_true, y_pred, sample_weight)``."""
     y_t = tf.constant(y)
     if sample_weight is None:
-        return tf_vg(lambda t: loss(y_t, t), x)
+        return tf_value_and_grad(lambda t: loss(y_t, t), x)
     sw = tf.constant(sample_weight, dtype=tf.float64)
-    return tf_vg(lambda t: loss(y_t, t, sample_weight=sw), x)
+    return tf_value_and_grad(lambda t: loss(y_t, t, sample_weight=sw), x)
 
 
 def run_keras_channels_first(loss, y_last, x_first: np.ndarray):
@@ -391,7 +367,7 @@ def _seg_problem(rng: np.random.Generator, shape, absent: bool):
 
 def _monai_vg(loss, x: np.ndarray, target: np.ndarray):
     target_t = torch.as_tensor(target)
-    return torch_vg(lambda t: loss(t, target_t), x)
+    return torch_value_and_grad(lambda t: loss(t, target_t), x)
 
 
 def _compare_with_monai(our_name: str, params: dict, x, labels, peer, *, rtol=RTOL, atol=ATOL, scale=1.0):

@@ -20,6 +20,7 @@ its refusal of float64.
 from __future__ import annotations
 
 import os
+from functools import partial
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -38,6 +39,9 @@ import tensorflow as tf
 
 import losses_tf
 from spec.losses._ctc import IMPOSSIBLE_LOSS
+
+import autodiff
+from autodiff import tf_value_and_grad, torch_value_and_grad
 
 # isort: on
 
@@ -82,27 +86,8 @@ def _problem(seed: int, blank: int, *, impossible: bool = False, padding: int | 
     return logits, targets, y_true, np.array(frames, np.int64), np.array([len(s) for s in sequences], np.int64)
 
 
-def torch_vg(fn, x: np.ndarray):
-    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    value = fn(t)
-    (grad,) = torch.autograd.grad(value.sum(), t)
-    return value.detach().numpy(), grad.numpy()
-
-
-def tf_vg(fn, x: np.ndarray, dtype=tf.float64):
-    t = tf.constant(x, dtype=dtype)
-    with tf.GradientTape() as tape:
-        tape.watch(t)
-        value = fn(t)
-        total = tf.reduce_sum(value)
-    return value.numpy().astype(np.float64), tape.gradient(total, t).numpy().astype(np.float64)
-
-
-def assert_same(ours, peer, *, rtol=RTOL, atol=ATOL, what=""):
-    (v_ours, g_ours), (v_peer, g_peer) = ours, peer
-    np.testing.assert_allclose(v_ours, v_peer, rtol=rtol, atol=atol, err_msg=f"{what}: value")
-    assert np.isfinite(g_peer).all() and np.abs(g_peer).max() > 0.0, f"{what}: peer gradient"
-    np.testing.assert_allclose(g_ours, g_peer, rtol=rtol, atol=atol, err_msg=f"{what}: gradient")
+# Values and gradients at this module's tolerances; looser ones are passed explicitly.
+assert_same = partial(autodiff.assert_same, rtol=RTOL, atol=ATOL)
 
 
 def _ours_torch(y_true, frames, lengths, **params):
@@ -148,7 +133,7 @@ def test_torch_functional_ctc_loss(reduction, zero_infinity, blank, inputs):
             zero_infinity=zero_infinity,
         )
 
-    expected = torch_vg(peer, x)
+    expected = torch_value_and_grad(peer, x)
     assert np.isfinite(expected[0]).all()
     params = dict(
         class_axis=-1,
@@ -157,8 +142,8 @@ def test_torch_functional_ctc_loss(reduction, zero_infinity, blank, inputs):
         normalize_by_length=reduction == "mean",
         reduction=reduction,
     )
-    assert_same(torch_vg(_ours_torch(y_true, frames, lengths, **params), x), expected, what="torch")
-    assert_same(tf_vg(_ours_keras(y_true, frames, lengths, **params), x), expected, what="keras")
+    assert_same(torch_value_and_grad(_ours_torch(y_true, frames, lengths, **params), x), expected, what="torch")
+    assert_same(tf_value_and_grad(_ours_keras(y_true, frames, lengths, **params), x), expected, what="keras")
 
 
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
@@ -172,7 +157,9 @@ def test_torch_ctc_module_in_its_own_layout(reduction, target_form):
     logits, targets, y_true, frames, lengths = _problem(5, blank, impossible=True)
     x = np.ascontiguousarray(F.log_softmax(torch.tensor(logits), -1).transpose(0, 1).numpy())  # (T, N, C)
     peer_loss = torch.nn.CTCLoss(blank=blank, reduction=reduction, zero_infinity=True)
-    expected = torch_vg(lambda t: peer_loss(t, torch.tensor(targets), torch.tensor(frames), torch.tensor(lengths)), x)
+    expected = torch_value_and_grad(
+        lambda t: peer_loss(t, torch.tensor(targets), torch.tensor(frames), torch.tensor(lengths)), x
+    )
 
     ours_loss = losses_torch.CtcLoss(
         blank=blank, zero_infinity=True, normalize_by_length=reduction == "mean", reduction=reduction
@@ -186,7 +173,7 @@ def test_torch_ctc_module_in_its_own_layout(reduction, target_form):
             t.permute(1, 2, 0), target, input_lengths=torch.tensor(frames), target_lengths=torch.tensor(lengths)
         )
 
-    assert_same(torch_vg(ours, x), expected, what=f"torch module, {target_form}")
+    assert_same(torch_value_and_grad(ours, x), expected, what=f"torch module, {target_form}")
 
 
 def test_torch_probabilities_through_their_log():
@@ -202,7 +189,9 @@ def test_torch_probabilities_through_their_log():
         )
 
     ours = _ours_torch(y_true, frames, lengths, class_axis=-1, normalize_by_length=True)
-    assert_same(torch_vg(lambda t: ours(torch.log(t)), p), torch_vg(peer, p), rtol=1e-11, atol=1e-13)
+    assert_same(
+        torch_value_and_grad(lambda t: ours(torch.log(t)), p), torch_value_and_grad(peer, p), rtol=1e-11, atol=1e-13
+    )
 
 
 def test_torch_impossible_target_without_zero_infinity():
@@ -217,9 +206,9 @@ def test_torch_impossible_target_without_zero_infinity():
             t.transpose(0, 1), torch.tensor(targets), torch.tensor(frames), torch.tensor(lengths), reduction="none"
         )
 
-    v_peer, g_peer = torch_vg(peer, x)
+    v_peer, g_peer = torch_value_and_grad(peer, x)
     assert np.isinf(v_peer[-1]) and np.isnan(g_peer[-1]).any()
-    v_ours, g_ours = torch_vg(_ours_torch(y_true, frames, lengths, class_axis=-1, reduction="none"), x)
+    v_ours, g_ours = torch_value_and_grad(_ours_torch(y_true, frames, lengths, class_axis=-1, reduction="none"), x)
     assert v_ours[-1] == IMPOSSIBLE_LOSS and not g_ours[-1].any()
     assert_same((v_ours[:-1], g_ours[:-1]), (v_peer[:-1], g_peer[:-1]), what="possible samples")
 
@@ -235,10 +224,10 @@ def test_torch_unnormalised_log_probs_are_renormalised():
     def peer(t):
         return F.ctc_loss(t.transpose(0, 1), torch.tensor(targets), torch.tensor(frames), torch.tensor(lengths))
 
-    ours = torch_vg(_ours_torch(y_true, frames, lengths, class_axis=-1, normalize_by_length=True), shifted)
-    raw = torch_vg(peer, shifted)
+    ours = torch_value_and_grad(_ours_torch(y_true, frames, lengths, class_axis=-1, normalize_by_length=True), shifted)
+    raw = torch_value_and_grad(peer, shifted)
     assert not np.allclose(ours[0], raw[0])
-    assert_same(ours, torch_vg(lambda t: peer(F.log_softmax(t, -1)), shifted), what="renormalised")
+    assert_same(ours, torch_value_and_grad(lambda t: peer(F.log_softmax(t, -1)), shifted), what="renormalised")
 
 
 # --------------------------------------------------------------------------- TensorFlow and Keras
@@ -263,10 +252,10 @@ def test_tf_nn_ctc_loss(blank, time_major):
             blank_index=blank,
         )
 
-    expected = tf_vg(peer, x, tf.float32)
+    expected = tf_value_and_grad(peer, x, dtype="float32")
     for dtype in ["float64", "float32"]:
         ours = _ours_keras(y_true, frames, lengths, dtype=dtype, blank=blank, reduction="none")
-        assert_same(tf_vg(ours, x, getattr(tf, dtype)), expected, rtol=TF_RTOL, atol=TF_ATOL, what=dtype)
+        assert_same(tf_value_and_grad(ours, x, dtype=dtype), expected, rtol=TF_RTOL, atol=TF_ATOL, what=dtype)
 
 
 def test_tf_nn_ctc_loss_refuses_float64():
@@ -300,9 +289,9 @@ def test_tf_impossible_target_is_finite_but_arbitrary():
             logits_time_major=False,
         )
 
-    v_peer, g_peer = tf_vg(peer, x, tf.float32)
+    v_peer, g_peer = tf_value_and_grad(peer, x, dtype="float32")
     assert 700.0 < v_peer[-1] < IMPOSSIBLE_LOSS and np.abs(g_peer[-1]).max() > 0.0
-    v_ours, g_ours = tf_vg(_ours_keras(y_true, frames, lengths, reduction="none"), x)
+    v_ours, g_ours = tf_value_and_grad(_ours_keras(y_true, frames, lengths, reduction="none"), x)
     assert v_ours[-1] == IMPOSSIBLE_LOSS and not g_ours[-1].any()
     assert_same((v_ours[:-1], g_ours[:-1]), (v_peer[:-1], g_peer[:-1]), rtol=TF_RTOL, atol=TF_ATOL)
 
@@ -320,8 +309,8 @@ def test_keras_ctc(reduction, weighted):
     weight = np.random.default_rng(2).uniform(0.2, 2.0, len(lengths)) if weighted else None
     sw = None if weight is None else tf.constant(weight)
     peer_loss = keras.losses.CTC(reduction=_keras_reduction(reduction), dtype="float64")
-    expected = tf_vg(lambda t: peer_loss(tf.constant(targets), t, sample_weight=sw), logits)
+    expected = tf_value_and_grad(lambda t: peer_loss(tf.constant(targets), t, sample_weight=sw), logits)
     loss = losses_tf.CtcLoss(reduction=_keras_reduction(reduction), dtype="float64")
     extras = {"input_lengths": tf.constant(frames), "target_lengths": tf.constant(lengths)}
-    ours = tf_vg(lambda t: loss(tf.constant(y_true), t, sample_weight=sw, **extras), logits)
+    ours = tf_value_and_grad(lambda t: loss(tf.constant(y_true), t, sample_weight=sw, **extras), logits)
     assert_same(ours, expected, rtol=TF_RTOL, atol=TF_ATOL, what="keras")

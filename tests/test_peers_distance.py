@@ -49,6 +49,8 @@ import losses_tf
 from losses_tf.distance import distance_maps as tf_maps
 from spec.distance import distance_maps
 
+from autodiff import tf_value_and_grad, torch_value_and_grad
+
 # isort: on
 
 RTOL = 1e-12
@@ -112,24 +114,6 @@ def _problem(rng: np.random.Generator, shape: tuple[int, ...], activation: str, 
     return logits, dense, labels
 
 
-def _torch_vg(fn, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    value = fn(t)
-    assert value.dtype == torch.float64
-    (grad,) = torch.autograd.grad(value.sum(), t)
-    return value.detach().numpy(), grad.numpy()
-
-
-def _tf_vg(fn, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    t = tf.constant(x, dtype=tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(t)
-        value = fn(t)
-        total = tf.reduce_sum(value)
-    assert value.dtype == tf.float64
-    return value.numpy(), tape.gradient(total, t).numpy()
-
-
 def _assert_close(ours, peer, *, rtol: float, what: str) -> None:
     """Values at ``rtol`` (absolute ``MONAI_F32_ATOL`` at the float32
     tolerance); gradients at ``rtol`` relative to each entry plus ``rtol``
@@ -186,7 +170,7 @@ def run_torch(name, params, x, target, *, kind, hausdorff, activation, num_class
             extras["pred_distance"] = torch_maps(_activate_torch(t, activation))
         return loss(t, y, **extras)
 
-    return _torch_vg(fn, x)
+    return torch_value_and_grad(fn, x)
 
 
 def run_keras(name, params, x, target, *, kind, hausdorff, activation, num_classes, reduction="sum_over_batch_size"):
@@ -203,7 +187,7 @@ def run_keras(name, params, x, target, *, kind, hausdorff, activation, num_class
             extras["pred_distance"] = tf_maps(_activate_tf(t, activation))
         return loss(y, t, **extras)
 
-    value, grad = _tf_vg(fn, _to_last(x))
+    value, grad = tf_value_and_grad(fn, _to_last(x))
     return value, np.moveaxis(grad, -1, 1)
 
 
@@ -211,7 +195,7 @@ def run_monai(loss, x: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.n
     y = torch.as_tensor(target)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MONAI warns about single-channel flags it ignores
-        return _torch_vg(lambda t: loss(t, y), x)
+        return torch_value_and_grad(lambda t: loss(t, y), x)
 
 
 def _targets_for(form: str, dense: np.ndarray, labels: np.ndarray | None):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from functools import partial
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -47,6 +48,9 @@ import tensorflow as tf
 
 import losses_tf
 import losses_torch
+
+import autodiff
+from autodiff import tf_value_and_grad, torch_value_and_grad
 
 # isort: on
 
@@ -84,33 +88,8 @@ def _one_hot(labels: np.ndarray, num_classes: int, axis: int) -> np.ndarray:
     return dense if axis == -1 else np.moveaxis(dense, -1, axis)
 
 
-def torch_vg(fn, x: np.ndarray, cotangent: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Value of ``fn(x)`` and the gradient of ``sum(value * cotangent)`` (or of the scalar value)."""
-    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    value = fn(t)
-    assert value.dtype == torch.float64
-    scalar = value if cotangent is None else (value * torch.as_tensor(cotangent)).sum()
-    (grad,) = torch.autograd.grad(scalar, t)
-    return value.detach().numpy(), grad.numpy()
-
-
-def tf_vg(fn, x: np.ndarray, cotangent: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The same with tf.GradientTape (``x`` is a plain constant, so Keras cannot swap it for logits)."""
-    t = tf.constant(x, dtype=tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(t)
-        value = fn(t)
-        scalar = value if cotangent is None else tf.reduce_sum(value * tf.constant(cotangent))
-    assert value.dtype == tf.float64
-    return value.numpy(), tape.gradient(scalar, t).numpy()
-
-
-def assert_same(ours, peer, *, rtol: float = RTOL, atol: float = ATOL, what: str = "") -> None:
-    (v_ours, g_ours), (v_peer, g_peer) = ours, peer
-    np.testing.assert_allclose(v_ours, v_peer, rtol=rtol, atol=atol, err_msg=f"{what}: value")
-    assert np.isfinite(g_peer).all(), f"{what}: peer gradient not finite"
-    assert np.abs(g_peer).max() > 0.0, f"{what}: peer gradient is identically zero"
-    np.testing.assert_allclose(g_ours, g_peer, rtol=rtol, atol=atol, err_msg=f"{what}: gradient")
+# Values and gradients at this module's tolerances; looser ones are passed explicitly.
+assert_same = partial(autodiff.assert_same, rtol=RTOL, atol=ATOL)
 
 
 def assert_close_f32(ours, peer, *, what: str = "") -> None:
@@ -127,14 +106,14 @@ def ours_torch(class_name: str, x: np.ndarray, y, *, sample_weight=None, reducti
     loss = getattr(losses_torch, class_name)(reduction=reduction, **params)
     y_t = torch.as_tensor(y)
     sw = None if sample_weight is None else torch.as_tensor(sample_weight)
-    return torch_vg(lambda t: loss(t, y_t, sample_weight=sw), x, cotangent)
+    return torch_value_and_grad(lambda t: loss(t, y_t, sample_weight=sw), x, cotangent=cotangent)
 
 
 def ours_keras(class_name: str, x: np.ndarray, y, *, sample_weight=None, reduction="mean", cotangent=None, **params):
     loss = getattr(losses_tf, class_name)(reduction=reduction, dtype="float64", **params)
     y_t = tf.constant(y)
     sw = None if sample_weight is None else tf.constant(sample_weight, dtype=tf.float64)
-    return tf_vg(lambda t: loss(y_t, t, sample_weight=sw), x, cotangent)
+    return tf_value_and_grad(lambda t: loss(y_t, t, sample_weight=sw), x, cotangent=cotangent)
 
 
 def ours_both_channels_first(class_name: str, x: np.ndarray, y, *, labels: bool, sample_weight=None,
@@ -206,7 +185,7 @@ def test_keras_categorical_focal_crossentropy(layout, from_logits, alpha, gamma,
     peer_loss = keras.losses.CategoricalFocalCrossentropy(
         alpha=a, gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing, dtype="float64"
     )
-    peer = tf_vg(lambda t: peer_loss(tf.constant(y), t), x)
+    peer = tf_value_and_grad(lambda t: peer_loss(tf.constant(y), t), x)
     params = dict(alpha=a, alpha_mode="scale", gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing)
     assert_same(ours_keras("FocalLoss", x, y, **params), peer, what="keras")
     assert_same(ours_torch("FocalLoss", x, y, class_axis=-1, **params), peer, what="torch")
@@ -242,10 +221,11 @@ def test_monai_softmax_focal_formula(dims, alpha, gamma, target):
     cotangent = rng.normal(size=shape)
     params = dict(gamma=gamma, mean_over="positions_and_classes", **_alpha_for(a, shape[1]))
 
-    peer_map = torch_vg(lambda t: monai_softmax_focal(t, dense_t, gamma, monai_alpha), x, cotangent)
+    peer_map = torch_value_and_grad(lambda t: monai_softmax_focal(t, dense_t, gamma, monai_alpha), x,
+                                    cotangent=cotangent)
     check_both("FocalLoss", x, dense, peer_map, labels=False, reduction="none", cotangent=cotangent, what="none",
                **params)
-    peer_mean = torch_vg(lambda t: monai_softmax_focal(t, dense_t, gamma, monai_alpha).mean(), x)
+    peer_mean = torch_value_and_grad(lambda t: monai_softmax_focal(t, dense_t, gamma, monai_alpha).mean(), x)
     check_both("FocalLoss", x, dense, peer_mean, labels=False, what="mean", **params)
 
 
@@ -267,7 +247,8 @@ def test_monai_softmax_focal_class(dims, reduction, alpha, weight):
                                        reduction=reduction)
     labels_t = torch.as_tensor(labels[:, None])
     cotangent = rng.normal(size=shape) if reduction == "none" else None
-    peer = torch_vg(lambda t: peer_loss(t, labels_t).double(), x, cotangent)  # MONAI returns float32
+    # MONAI returns float32
+    peer = torch_value_and_grad(lambda t: peer_loss(t, labels_t).double(), x, cotangent=cotangent)
 
     if w is None:
         params = _alpha_for(a, num_classes)
@@ -292,7 +273,7 @@ def test_monai_softmax_focal_ignore_index_divides_by_valid_positions(dims, ignor
     peer_loss = monai.losses.FocalLoss(use_softmax=True, to_onehot_y=True, gamma=2.0, alpha=0.25,
                                        ignore_index=ignore_index)
     labels_t = torch.as_tensor(labels[:, None])
-    peer = torch_vg(lambda t: peer_loss(t, labels_t).double(), x)  # MONAI returns float32
+    peer = torch_value_and_grad(lambda t: peer_loss(t, labels_t).double(), x)  # MONAI returns float32
     check_both("FocalLoss", x, labels, peer, labels=True, compare=assert_close_f32, mean_over="positions",
                alpha=0.25, ignore_index=ignore_index)
 
@@ -327,10 +308,10 @@ def test_kornia_focal_loss(dims, alpha, gamma, weight, ignore_index):
     w_t = None if w is None else torch.tensor(w, dtype=torch.float64)
 
     def peer(reduction, cotangent=None):
-        return torch_vg(
+        return torch_value_and_grad(
             lambda t: kornia.losses.focal_loss(t, labels_t, alpha=a, gamma=gamma, reduction=reduction, weight=w_t,
                                                ignore_index=ignore_index),
-            x, cotangent,
+            x, cotangent=cotangent,
         )
 
     cotangent = rng.normal(size=shape)
@@ -403,7 +384,8 @@ def test_torchvision_sigmoid_focal_loss(layout, alpha, gamma, targets, reduction
     t = _binary_targets(rng, shape, targets)
     cotangent = rng.normal(size=shape) if reduction == "none" else None
     t_t = torch.as_tensor(t)
-    peer = torch_vg(lambda z: torchvision_sigmoid_focal_loss(z, t_t, alpha, gamma, reduction), x, cotangent)
+    peer = torch_value_and_grad(lambda z: torchvision_sigmoid_focal_loss(z, t_t, alpha, gamma, reduction), x,
+                                cotangent=cotangent)
     check_both("SigmoidFocalLoss", x, t, peer, labels=False, reduction=reduction, cotangent=cotangent,
                alpha=alpha if alpha >= 0 else None, gamma=gamma, soft_form="p_t")
 
@@ -432,7 +414,7 @@ def test_keras_binary_focal_crossentropy(layout, balancing, gamma, from_logits, 
         apply_class_balancing=apply, alpha=alpha, gamma=gamma, from_logits=from_logits,
         label_smoothing=label_smoothing, dtype="float64",
     )
-    peer = tf_vg(lambda z: peer_loss(tf.constant(t), z), x)
+    peer = tf_value_and_grad(lambda z: peer_loss(tf.constant(t), z), x)
     params = dict(alpha=alpha if apply else None, gamma=gamma, from_logits=from_logits,
                   label_smoothing=label_smoothing, soft_form="p_t")
     assert_same(ours_keras("SigmoidFocalLoss", x, t, **params), peer, what="keras")
@@ -473,10 +455,10 @@ def test_monai_sigmoid_focal_formula(dims, gamma, alpha, targets):
     t_t = torch.as_tensor(t)
     cotangent = rng.normal(size=shape)
     params = dict(gamma=gamma, soft_form="logit", **_sigmoid_alpha_for(a, shape[1]))
-    peer_map = torch_vg(lambda z: monai_sigmoid_focal(z, t_t, gamma, monai_alpha), x, cotangent)
+    peer_map = torch_value_and_grad(lambda z: monai_sigmoid_focal(z, t_t, gamma, monai_alpha), x, cotangent=cotangent)
     check_both("SigmoidFocalLoss", x, t, peer_map, labels=False, reduction="none", cotangent=cotangent,
                what="none", **params)
-    peer_mean = torch_vg(lambda z: monai_sigmoid_focal(z, t_t, gamma, monai_alpha).mean(), x)
+    peer_mean = torch_value_and_grad(lambda z: monai_sigmoid_focal(z, t_t, gamma, monai_alpha).mean(), x)
     check_both("SigmoidFocalLoss", x, t, peer_mean, labels=False, what="mean", **params)
 
 
@@ -495,7 +477,7 @@ def test_monai_sigmoid_focal_class(dims, alpha, targets, weight):
     w = None if weight is None else weight[:num_classes]
     peer_loss = monai.losses.FocalLoss(gamma=2.0, alpha=a, weight=w)
     t_t = torch.as_tensor(t)
-    peer = torch_vg(lambda z: peer_loss(z, t_t).double(), x)  # MONAI returns float32
+    peer = torch_value_and_grad(lambda z: peer_loss(z, t_t).double(), x)  # MONAI returns float32
     sample_weight = None
     if w is not None:
         sample_weight = np.broadcast_to(np.reshape(w, (1, -1) + (1,) * (len(shape) - 2)), shape).copy()
@@ -523,10 +505,10 @@ def test_kornia_binary_focal_loss_with_logits(dims, targets, alpha, weights, red
     pw_t = None if pos_weight is None else torch.tensor(pos_weight, dtype=torch.float64)
     w_t = None if weight is None else torch.tensor(weight, dtype=torch.float64)
     cotangent = rng.normal(size=shape) if reduction == "none" else None
-    peer = torch_vg(
+    peer = torch_value_and_grad(
         lambda z: kornia.losses.binary_focal_loss_with_logits(z, t_t, alpha=alpha, gamma=2.0, reduction=reduction,
                                                               pos_weight=pw_t, weight=w_t),
-        x, cotangent,
+        x, cotangent=cotangent,
     )
     sample_weight = None
     if weight is not None:
@@ -551,7 +533,7 @@ def test_smp_focal_binary_and_multilabel(mode, targets, alpha, gamma, from_logit
     t = _binary_targets(rng, shape, targets)
     peer_loss = smp_losses().FocalLoss(mode, alpha=alpha, gamma=gamma, from_logits=from_logits)
     t_t = torch.as_tensor(t)
-    peer = torch_vg(lambda z: peer_loss(z, t_t), x)
+    peer = torch_value_and_grad(lambda z: peer_loss(z, t_t), x)
     # from probabilities smp clamps p to [1e-7, 1 - 1e-7] and goes back to logits: equal up to rounding
     tol = {} if from_logits else dict(rtol=1e-10, atol=1e-13)
     check_both("SigmoidFocalLoss", x, t, peer, labels=False,
@@ -569,7 +551,7 @@ def test_smp_focal_multilabel_class_weights(alpha):
     w = np.array([0.5, 2.0, 1.0, 4.0])  # exact in float32 (smp stores them as float32)
     peer_loss = smp_losses().FocalLoss("multilabel", alpha=alpha, class_weights=list(w))
     t_t = torch.as_tensor(t)
-    peer = torch_vg(lambda z: peer_loss(z, t_t), x)
+    peer = torch_value_and_grad(lambda z: peer_loss(z, t_t), x)
     sample_weight = np.broadcast_to((w * len(w) / w.sum()).reshape(1, -1, 1, 1), shape).copy()
     check_both("SigmoidFocalLoss", x, t, peer, labels=False, sample_weight=sample_weight, alpha=alpha,
                soft_form="exp_bce")
@@ -592,7 +574,7 @@ def test_smp_focal_multiclass_is_one_vs_rest_sigmoid(dims, alpha, ignore_index):
     one_hot = _one_hot(np.where(valid, labels, 0), num_classes, 1) * valid[:, None]
     peer_loss = smp_losses().FocalLoss("multiclass", alpha=alpha, ignore_index=ignore_index)
     labels_t = torch.as_tensor(labels)
-    peer = torch_vg(lambda z: peer_loss(z, labels_t), x)
+    peer = torch_value_and_grad(lambda z: peer_loss(z, labels_t), x)
     params = dict(alpha=alpha, soft_form="exp_bce")
     if ignore_index is None:
         check_both("SigmoidFocalLoss", x, one_hot, peer, labels=False, **params)
@@ -665,7 +647,7 @@ def test_keras_categorical_generalized_cross_entropy(layout, q, from_logits):
     labels = rng.integers(0, num_classes, size=shape[:-1]).astype(np.int64)
     peer_loss = keras.losses.CategoricalGeneralizedCrossEntropy(q=q, dtype="float64")
     labels_tf = tf.constant(labels)
-    peer = tf_vg(lambda z: peer_loss(labels_tf, tf.nn.softmax(z, axis=-1) if from_logits else z), x)
+    peer = tf_value_and_grad(lambda z: peer_loss(labels_tf, tf.nn.softmax(z, axis=-1) if from_logits else z), x)
     params = dict(q=q, from_logits=from_logits)
     assert_same(ours_keras("GeneralizedCrossentropyLoss", x, labels, **params), peer, what="keras")
     assert_same(ours_torch("GeneralizedCrossentropyLoss", x, labels, class_axis=-1, **params), peer, what="torch")
@@ -726,7 +708,7 @@ def test_poly1_paper_reference(layout, poly_epsilon, label_smoothing, ignore_ind
         loss, valid = poly1_reference(z, labels_t, poly_epsilon, label_smoothing, ignore_index)
         return loss.sum() / valid.sum()
 
-    peer = torch_vg(reference, x)
+    peer = torch_value_and_grad(reference, x)
     if target == "labels":
         y = labels
     else:

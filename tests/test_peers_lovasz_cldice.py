@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import warnings
 import zlib
+from functools import partial
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -51,6 +52,9 @@ from peer_libraries import smp_losses as load_smp_losses
 import losses_torch
 import tensorflow as tf
 import losses_tf
+
+import autodiff
+from autodiff import tf_value_and_grad, torch_value_and_grad
 
 # isort: on
 
@@ -96,42 +100,19 @@ def _one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return (labels[:, None] == classes).astype(np.float64)
 
 
-def torch_vg(fn, x: np.ndarray, dtype: torch.dtype = torch.float64) -> tuple[np.ndarray, np.ndarray]:
-    """Value of ``fn(x)`` (summed if not a scalar) and its gradient w.r.t. ``x``."""
-    t = torch.tensor(x, dtype=dtype, requires_grad=True)
-    value = fn(t)
-    assert value.dtype == dtype
-    (grad,) = torch.autograd.grad(value.sum(), t)
-    return value.detach().numpy().astype(np.float64), grad.numpy().astype(np.float64)
-
-
-def tf_vg(fn, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    t = tf.constant(x, dtype=tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(t)
-        value = fn(t)
-        total = tf.reduce_sum(value)
-    assert value.dtype == tf.float64
-    return value.numpy(), tape.gradient(total, t).numpy()
-
-
-def assert_same(ours, peer, *, what: str, rtol: float = RTOL, atol: float = ATOL) -> None:
-    (v_ours, g_ours), (v_peer, g_peer) = ours, peer
-    np.testing.assert_allclose(v_ours, v_peer, rtol=rtol, atol=atol, err_msg=f"{what}: value")
-    assert np.isfinite(g_peer).all(), f"{what}: peer gradient not finite"
-    assert np.abs(g_peer).max() > 0.0, f"{what}: peer gradient is identically zero"
-    np.testing.assert_allclose(g_ours, g_peer, rtol=rtol, atol=atol, err_msg=f"{what}: gradient")
+# Values and gradients at this module's tolerances; looser ones are passed explicitly.
+assert_same = partial(autodiff.assert_same, rtol=RTOL, atol=ATOL)
 
 
 def ours_torch(module, x: np.ndarray, target: np.ndarray):
     y = torch.as_tensor(target)
-    return torch_vg(lambda t: module(t, y), x)
+    return torch_value_and_grad(lambda t: module(t, y), x)
 
 
 def ours_keras(loss, x_first: np.ndarray, target_last: np.ndarray):
     """Our Keras loss on channels-last copies; the gradient moved back to channels-first."""
     y = tf.constant(target_last)
-    value, grad = tf_vg(lambda t: loss(y, t), _to_last(x_first))
+    value, grad = tf_value_and_grad(lambda t: loss(y, t), _to_last(x_first))
     return value, _to_first(grad)
 
 
@@ -174,7 +155,7 @@ def test_smp_lovasz_hinge(case, per_image, ignore_index):
     # smp's binary mode takes integer labels without the channel axis
     peer_target = torch.tensor(y[:, 0]).long() if mode == "binary" else torch.tensor(y, dtype=torch.float32)
     peer_loss = smp_losses.LovaszLoss(mode, per_image=per_image, ignore_index=ignore_index)
-    peer = torch_vg(lambda t: peer_loss(t, peer_target), x, torch.float32)
+    peer = torch_value_and_grad(lambda t: peer_loss(t, peer_target), x, dtype="float32")
     params = dict(batch=not per_image, ignore_index=ignore_index)
     tolerance = dict(rtol=SMP_F32_RTOL, atol=SMP_F32_ATOL)
     assert_same(ours_torch(losses_torch.LovaszHingeLoss(**params), x, y), peer, what="torch", **tolerance)
@@ -189,7 +170,7 @@ def test_kornia_lovasz_hinge(shape):
     targets[0] = 0.0  # an image without foreground
     x = hinge_logits(rng, targets)
     peer_target = torch.tensor(targets[:, 0]).long()
-    peer = torch_vg(lambda t: kornia.losses.lovasz_hinge_loss(t, peer_target), x)
+    peer = torch_value_and_grad(lambda t: kornia.losses.lovasz_hinge_loss(t, peer_target), x)
     assert_same(ours_torch(losses_torch.LovaszHingeLoss(), x, targets), peer, what="torch")
     assert_same(ours_keras(losses_tf.LovaszHingeLoss(dtype="float64"), x, _to_last(targets)), peer, what="keras")
 
@@ -218,7 +199,7 @@ def test_smp_lovasz_softmax(dim, per_image, ignore_index):
     x = x.astype(np.float32).astype(np.float64)  # smp runs in float32 (see test_smp_lovasz_hinge)
     peer_loss = smp_losses.LovaszLoss("multiclass", per_image=per_image, ignore_index=ignore_index)
     peer_target = torch.tensor(labels)
-    peer = torch_vg(lambda t: peer_loss(t, peer_target), x, torch.float32)
+    peer = torch_value_and_grad(lambda t: peer_loss(t, peer_target), x, dtype="float32")
     params = dict(classes="present", batch=not per_image, ignore_index=ignore_index)
     tolerance = dict(rtol=SMP_F32_RTOL, atol=SMP_F32_ATOL)
     module = losses_torch.LovaszSoftmaxLoss(**params)
@@ -235,7 +216,7 @@ def test_kornia_lovasz_softmax(shape, weight):
     rng = _rng("kornia-softmax", shape, weight)
     x, labels = _multiclass_case(rng, shape, None)
     w = None if weight is None else torch.tensor(weight, dtype=torch.float64)
-    peer = torch_vg(lambda t: kornia.losses.lovasz_softmax_loss(t, torch.tensor(labels), weight=w), x)
+    peer = torch_value_and_grad(lambda t: kornia.losses.lovasz_softmax_loss(t, torch.tensor(labels), weight=w), x)
     # kornia averages w_c l_c over the C classes; ours divides by sum(w)
     scale = 1.0 if weight is None else sum(weight) / len(weight)
     peer = (peer[0] / scale, peer[1] / scale)
@@ -335,7 +316,7 @@ def test_monai_soft_cldice(dim, activation, iterations, include_background, smoo
         **onehot,
         **peer_smooth,
     )
-    peer = torch_vg(lambda t: peer_loss(t, peer_y), x)
+    peer = torch_value_and_grad(lambda t: peer_loss(t, peer_y), x)
     params = dict(iterations=iterations, include_background=include_background, **_ours_for(activation), **our_smooth)
     first, last = _our_targets(target, activation)
     module = losses_torch.SoftCldiceLoss(reduction=reduction, **params)
@@ -362,7 +343,7 @@ def test_monai_soft_dice_cldice(dim, activation, iterations, alpha, include_back
         **onehot,
         **smoothing,
     )
-    peer = torch_vg(lambda t: peer_loss(t, peer_y), x)
+    peer = torch_value_and_grad(lambda t: peer_loss(t, peer_y), x)
     params = dict(
         iterations=iterations,
         alpha=alpha,

@@ -55,6 +55,7 @@ import math
 import os
 import warnings
 import zlib
+from functools import partial
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -73,6 +74,9 @@ import keras
 import tensorflow as tf
 
 import losses_tf
+
+import autodiff
+from autodiff import tf_value_and_grad, torch_value_and_grad
 
 # isort: on
 
@@ -98,33 +102,8 @@ def _away_from_zero(rng: np.random.Generator, make, distance) -> np.ndarray:
     raise AssertionError("no draw away from the kinks")
 
 
-def torch_vg(fn, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Value of ``fn(x)`` and the gradient of its sum w.r.t. ``x`` (torch autograd)."""
-    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    value = fn(t)
-    assert value.dtype == torch.float64
-    (grad,) = torch.autograd.grad(value.sum(), t)
-    return value.detach().numpy(), grad.numpy()
-
-
-def tf_vg(fn, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Value of ``fn(x)`` and the gradient of its sum w.r.t. ``x`` (tf.GradientTape)."""
-    t = tf.constant(x, dtype=tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(t)
-        value = fn(t)
-        total = tf.reduce_sum(value)
-    assert value.dtype == tf.float64
-    return value.numpy(), tape.gradient(total, t).numpy()
-
-
-def assert_same(ours, peer, *, rtol: float = RTOL, atol: float = ATOL, what: str = "") -> None:
-    (v_ours, g_ours), (v_peer, g_peer) = ours, peer
-    assert np.shape(v_ours) == np.shape(v_peer), f"{what}: value shapes {np.shape(v_ours)} vs {np.shape(v_peer)}"
-    np.testing.assert_allclose(v_ours, v_peer, rtol=rtol, atol=atol, err_msg=f"{what}: value")
-    assert np.isfinite(g_peer).all(), f"{what}: peer gradient not finite"
-    assert np.abs(g_peer).max() > 0.0, f"{what}: peer gradient is identically zero"
-    np.testing.assert_allclose(g_ours, g_peer, rtol=rtol, atol=atol, err_msg=f"{what}: gradient")
+# Values and gradients at this module's tolerances; looser ones are passed explicitly.
+assert_same = partial(autodiff.assert_same, rtol=RTOL, atol=ATOL)
 
 
 def _tensor(a) -> torch.Tensor:
@@ -136,14 +115,14 @@ def ours_torch(name: str, x: np.ndarray, y, *, reduction="mean", sample_weight=N
     loss = getattr(losses_torch, name)(reduction=reduction, **params)
     y_t = _tensor(y)
     sw = None if sample_weight is None else _tensor(sample_weight)
-    return torch_vg(lambda t: loss(t, y_t, sample_weight=sw), x)
+    return torch_value_and_grad(lambda t: loss(t, y_t, sample_weight=sw), x)
 
 
 def ours_keras(name: str, x: np.ndarray, y, *, reduction="mean", sample_weight=None, **params):
     loss = getattr(losses_tf, name)(reduction=reduction, dtype="float64", **params)
     y_t = tf.constant(y)
     sw = None if sample_weight is None else tf.constant(sample_weight, dtype=tf.float64)
-    return tf_vg(lambda t: loss(y_t, t, sample_weight=sw), x)
+    return tf_value_and_grad(lambda t: loss(y_t, t, sample_weight=sw), x)
 
 
 def ours_keras_channels_first(name: str, x_first: np.ndarray, y_first, *, reduction="mean", **params):
@@ -158,14 +137,14 @@ def ours_keras_channels_first(name: str, x_first: np.ndarray, y_first, *, reduct
 def keras_peer(loss, x: np.ndarray, y, sample_weight=None):
     y_t = tf.constant(y)
     if sample_weight is None:
-        return tf_vg(lambda t: loss(y_t, t), x)
+        return tf_value_and_grad(lambda t: loss(y_t, t), x)
     sw = tf.constant(sample_weight, dtype=tf.float64)
-    return tf_vg(lambda t: loss(y_t, t, sample_weight=sw), x)
+    return tf_value_and_grad(lambda t: loss(y_t, t, sample_weight=sw), x)
 
 
 def torch_peer(loss, x: np.ndarray, y):
     y_t = _tensor(y)
-    return torch_vg(lambda t: loss(t, y_t), x)
+    return torch_value_and_grad(lambda t: loss(t, y_t), x)
 
 
 def _keras_sample_weight(weights: np.ndarray, loss_rank: int) -> np.ndarray:
@@ -468,7 +447,7 @@ def test_torch_kl_div_of_log_softmax(shape, log_target):
     y = np.log(soft) if log_target else soft
     peer_loss = torch.nn.KLDivLoss(reduction="batchmean", log_target=log_target)
     y_t = _tensor(y)
-    peer = torch_vg(lambda t: peer_loss(F.log_softmax(t, dim=1), y_t), x)
+    peer = torch_value_and_grad(lambda t: peer_loss(F.log_softmax(t, dim=1), y_t), x)
     params = dict(
         input_space="logits",
         target_space="log_probabilities" if log_target else "probabilities",
@@ -521,7 +500,7 @@ def test_torch_cosine_similarity(shape, dim, eps, reduction):
         similarity = -F.cosine_similarity(t, y_t, dim=dim, eps=eps)
         return similarity.mean() if reduction == "mean" else similarity
 
-    peer = torch_vg(peer_fn, x)
+    peer = torch_value_and_grad(peer_fn, x)
     params = dict(class_axis=dim, epsilon=eps, reduction=reduction)
     assert_same(ours_torch("CosineSimilarityLoss", x, y, **params), peer, what="torch")
     assert_same(ours_keras("CosineSimilarityLoss", x, y, **params), peer, what="keras")
@@ -541,7 +520,7 @@ def test_torch_cosine_similarity_norm_below_epsilon():
     def torch_value(array: np.ndarray) -> float:
         return float(-F.cosine_similarity(_tensor(array), y_t, dim=1, eps=eps).mean())
 
-    peer = torch_vg(lambda t: -F.cosine_similarity(t, y_t, dim=1, eps=eps).mean(), x)
+    peer = torch_value_and_grad(lambda t: -F.cosine_similarity(t, y_t, dim=1, eps=eps).mean(), x)
     ours = ours_torch("CosineSimilarityLoss", x, y, epsilon=eps)
     np.testing.assert_allclose(ours[0], peer[0], rtol=RTOL, atol=ATOL)
     h = 1e-6
@@ -562,7 +541,7 @@ def test_cosine_similarity_zero_prediction():
     y = rng.normal(size=(4, 3))
     keras_result = keras_peer(keras.losses.CosineSimilarity(dtype="float64"), x, y)
     y_t = _tensor(y)
-    torch_result = torch_vg(lambda t: -F.cosine_similarity(t, y_t, dim=1, eps=1e-7).mean(), x)
+    torch_result = torch_value_and_grad(lambda t: -F.cosine_similarity(t, y_t, dim=1, eps=1e-7).mean(), x)
     expected_row = -y[1] / np.linalg.norm(y[1]) / 1e-7 / 4
     for peer in (keras_result, torch_result):
         np.testing.assert_allclose(peer[1][1], expected_row, rtol=1e-12)
@@ -717,7 +696,9 @@ def test_keras_elementwise_reductions(loss):
         x = _away_from_zero(rng, lambda: rng.normal(0.0, 1.5, shape), lambda x: np.abs(1.0 - y * x))
     peer_class, name = KERAS_ELEMENTWISE[loss]
     none = keras_peer(peer_class(reduction=None, dtype="float64"), x, y)
-    ours = tf_vg(lambda t: tf.reduce_mean(getattr(losses_tf, name)(reduction="none", dtype="float64")(y, t), -1), x)
+    ours = tf_value_and_grad(
+        lambda t: tf.reduce_mean(getattr(losses_tf, name)(reduction="none", dtype="float64")(y, t), -1), x
+    )
     assert_same(ours, none, what="none")
     total = keras_peer(peer_class(reduction="sum", dtype="float64"), x, y)
     ours_sum = ours_torch(name, x, y, reduction="sum")
@@ -807,7 +788,9 @@ def test_kornia_charbonnier(layout, scale, reduction):
     x = y + rng.normal(0.0, 1.5 * scale, shape)
     x.flat[0] = y.flat[0]
     y_t = _tensor(y)
-    peer = torch_vg(lambda t: kornia.losses.charbonnier_loss(t / scale, y_t / scale, reduction=reduction), x)
+    peer = torch_value_and_grad(
+        lambda t: kornia.losses.charbonnier_loss(t / scale, y_t / scale, reduction=reduction), x
+    )
     params = dict(epsilon=scale, subtract_epsilon=True, reduction=reduction)
     for framework, ours in [
         ("torch", ours_torch("CharbonnierLoss", x, y, **params)),

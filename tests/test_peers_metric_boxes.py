@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from functools import partial
 
 # torch before tensorflow (see tests/conftest.py)
 # isort: off
@@ -41,6 +42,9 @@ import keras
 import tensorflow as tf
 
 import losses_tf
+
+import autodiff
+from autodiff import tf_value_and_grad, torch_value_and_grad
 
 # isort: on
 
@@ -61,38 +65,8 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def torch_grads(fn, *arrays: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """``fn(*tensors)`` and the gradients of its sum with respect to every argument."""
-    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in arrays]
-    value = fn(*tensors)
-    assert value.dtype == torch.float64
-    grads = torch.autograd.grad(value.sum(), tensors, allow_unused=True)
-    return value.detach().numpy(), [
-        np.zeros_like(a) if g is None else g.numpy() for a, g in zip(arrays, grads, strict=True)
-    ]
-
-
-def tf_grads(fn, *arrays: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    tensors = [tf.constant(a, dtype=tf.float64) for a in arrays]
-    with tf.GradientTape() as tape:
-        for t in tensors:
-            tape.watch(t)
-        value = fn(*tensors)
-        total = tf.reduce_sum(value)
-    assert value.dtype == tf.float64
-    grads = tape.gradient(total, tensors, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    return value.numpy(), [g.numpy() for g in grads]
-
-
-def assert_same(ours, peer, *, rtol: float = RTOL, atol: float = ATOL, what: str = "", constant: bool = False) -> None:
-    """Values and gradients agree; unless ``constant``, the peer's gradient is not all zeros."""
-    (value, grads), (peer_value, peer_grads) = ours, peer
-    np.testing.assert_allclose(value, peer_value, rtol=rtol, atol=atol, err_msg=f"{what}: value")
-    assert np.isfinite(peer_value).all(), f"{what}: peer value not finite"
-    for index, (g, peer_g) in enumerate(zip(grads, peer_grads, strict=True)):
-        assert np.isfinite(peer_g).all(), f"{what}: peer gradient {index} not finite"
-        np.testing.assert_allclose(g, peer_g, rtol=rtol, atol=atol, err_msg=f"{what}: gradient {index}")
-    assert constant or any(np.abs(g).max() > 0.0 for g in peer_grads), f"{what}: peer gradients identically zero"
+# Values and gradients at this module's tolerances; looser ones are passed explicitly.
+assert_same = partial(autodiff.assert_same, rtol=RTOL, atol=ATOL)
 
 
 REDUCTIONS = ["mean", "sum", "none"]
@@ -117,11 +91,13 @@ def test_contrastive_is_twice_hadsells_loss_with_flipped_labels(margin):
     def paper(t: torch.Tensor) -> torch.Tensor:
         return (1 - torch.tensor(paper_y)) * t**2 / 2 + torch.tensor(paper_y) * torch.clamp_min(margin - t, 0) ** 2 / 2
 
-    peer = torch_grads(lambda t: 2.0 * paper(t), d)
-    ours = torch_grads(lambda t: losses_torch.ContrastiveLoss(margin=margin, reduction="none")(t, torch.tensor(y)), d)
+    peer = torch_value_and_grad(lambda t: 2.0 * paper(t), d)
+    ours = torch_value_and_grad(
+        lambda t: losses_torch.ContrastiveLoss(margin=margin, reduction="none")(t, torch.tensor(y)), d
+    )
     assert_same(ours, peer, what="torch")
     keras_loss = losses_tf.ContrastiveLoss(margin=margin, reduction=None, dtype="float64")
-    assert_same(tf_grads(lambda t: keras_loss(tf.constant(y), t), d), peer, what="keras")
+    assert_same(tf_value_and_grad(lambda t: keras_loss(tf.constant(y), t), d), peer, what="keras")
 
 
 # --------------------------------------------------------------------------- torch TripletMarginLoss
@@ -142,12 +118,12 @@ def test_triplet_margin_equals_torch(margin, p, eps, swap, reduction):
         positive[0] = anchor[0]  # zero distance: torch's norm has gradient 0 there, so does ours
     arrays = (anchor, positive, negative)
     peer_loss = torch.nn.TripletMarginLoss(margin=margin, p=p, eps=eps, swap=swap, reduction=reduction)
-    peer = torch_grads(peer_loss, *arrays)
+    peer = torch_value_and_grad(peer_loss, *arrays)
     params = dict(margin=margin, p=p, eps=eps, swap=swap)
     ours = losses_torch.TripletMarginLoss(reduction=reduction, **params)
-    assert_same(torch_grads(lambda a, b, c: ours(a, b, negative=c), *arrays), peer, what="torch")
+    assert_same(torch_value_and_grad(lambda a, b, c: ours(a, b, negative=c), *arrays), peer, what="torch")
     keras_loss = losses_tf.TripletMarginLoss(reduction=KERAS_REDUCTION[reduction], dtype="float64", **params)
-    assert_same(tf_grads(lambda a, b, c: keras_loss(b, a, negative=c), *arrays), peer, what="keras")
+    assert_same(tf_value_and_grad(lambda a, b, c: keras_loss(b, a, negative=c), *arrays), peer, what="keras")
 
 
 # --------------------------------------------------------------------------- torch CosineEmbeddingLoss
@@ -164,11 +140,11 @@ def test_cosine_embedding_equals_torch(margin, reduction):
     x1[3] = 0.0  # zero vector: cosine 0, finite gradient (eps = 1e-12 inside the root)
     y = np.array([1.0, -1.0, 1.0, 1.0, -1.0, 1.0, -1.0, -1.0])
     peer_loss = torch.nn.CosineEmbeddingLoss(margin=margin, reduction=reduction)
-    peer = torch_grads(lambda a, b: peer_loss(a, b, torch.tensor(y)), x1, x2)
+    peer = torch_value_and_grad(lambda a, b: peer_loss(a, b, torch.tensor(y)), x1, x2)
     ours = losses_torch.CosineEmbeddingLoss(margin=margin, reduction=reduction)
-    assert_same(torch_grads(lambda a, b: ours(a, torch.tensor(y), x2=b), x1, x2), peer, what="torch")
+    assert_same(torch_value_and_grad(lambda a, b: ours(a, torch.tensor(y), x2=b), x1, x2), peer, what="torch")
     keras_loss = losses_tf.CosineEmbeddingLoss(margin=margin, reduction=KERAS_REDUCTION[reduction], dtype="float64")
-    assert_same(tf_grads(lambda a, b: keras_loss(tf.constant(y), a, x2=b), x1, x2), peer, what="keras")
+    assert_same(tf_value_and_grad(lambda a, b: keras_loss(tf.constant(y), a, x2=b), x1, x2), peer, what="keras")
 
 
 def test_cosine_embedding_ignores_labels_other_than_plus_minus_one_like_torch():
@@ -202,11 +178,11 @@ def test_margin_ranking_equals_torch(margin, shape, reduction):
     y = rng.choice([-1.0, 1.0], shape)
     x1.flat[0] = x2.flat[0]  # tied scores: at margin 0 the hinge's kink, gradient 1 as torch's clamp_min
     peer_loss = torch.nn.MarginRankingLoss(margin=margin, reduction=reduction)
-    peer = torch_grads(lambda a, b: peer_loss(a, b, torch.tensor(y)), x1, x2)
+    peer = torch_value_and_grad(lambda a, b: peer_loss(a, b, torch.tensor(y)), x1, x2)
     ours = losses_torch.MarginRankingLoss(margin=margin, reduction=reduction)
-    assert_same(torch_grads(lambda a, b: ours(a, torch.tensor(y), x2=b), x1, x2), peer, what="torch")
+    assert_same(torch_value_and_grad(lambda a, b: ours(a, torch.tensor(y), x2=b), x1, x2), peer, what="torch")
     keras_loss = losses_tf.MarginRankingLoss(margin=margin, reduction=KERAS_REDUCTION[reduction], dtype="float64")
-    assert_same(tf_grads(lambda a, b: keras_loss(tf.constant(y), a, x2=b), x1, x2), peer, what="keras")
+    assert_same(tf_value_and_grad(lambda a, b: keras_loss(tf.constant(y), a, x2=b), x1, x2), peer, what="keras")
 
 
 # --------------------------------------------------------------------------- keras.losses.Circle
@@ -231,11 +207,11 @@ def test_circle_equals_keras(gamma, margin, remove_diagonal, labels, reduction, 
     params = dict(gamma=gamma, margin=margin, remove_diagonal=remove_diagonal)
     peer_loss = keras.losses.Circle(reduction=KERAS_REDUCTION[reduction], dtype="float64", **params)
     keras_loss = losses_tf.CircleLoss(reduction=KERAS_REDUCTION[reduction], dtype="float64", **params)
-    peer = tf_grads(lambda t: peer_loss(y, t, sample_weight=sample_weight), x)
-    assert_same(tf_grads(lambda t: keras_loss(y, t, sample_weight=sample_weight), x), peer, what="keras")
+    peer = tf_value_and_grad(lambda t: peer_loss(y, t, sample_weight=sample_weight), x)
+    assert_same(tf_value_and_grad(lambda t: keras_loss(y, t, sample_weight=sample_weight), x), peer, what="keras")
     ours = losses_torch.CircleLoss(reduction=reduction, **params)
     weight = None if sample_weight is None else torch.tensor(sample_weight)
-    assert_same(torch_grads(lambda t: ours(t, torch.tensor(y), sample_weight=weight), x), peer, what="torch")
+    assert_same(torch_value_and_grad(lambda t: ours(t, torch.tensor(y), sample_weight=weight), x), peer, what="torch")
 
 
 # --------------------------------------------------------------------------- MONAI ContrastiveLoss (NT-Xent)
@@ -249,14 +225,14 @@ def test_nt_xent_equals_monai_contrastive(temperature, shape):
     b = a + rng.normal(0.0, 0.7, shape)
     if shape[0] > 2:
         b[1] = a[1]  # identical views of one sample
-    peer = torch_grads(monai.losses.ContrastiveLoss(temperature=temperature), a, b)
+    peer = torch_value_and_grad(monai.losses.ContrastiveLoss(temperature=temperature), a, b)
     alone = shape[0] == 1  # one pair, nothing to tell it from: loss 0, gradient 0 in both
     # MONAI keeps the temperature in a float32 tensor: 0.1 acts as float32(0.1)
     temperature = float(np.float32(temperature))
     ours = losses_torch.NtXentLoss(temperature=temperature)
-    assert_same(torch_grads(ours, a, b), peer, what="torch", constant=alone)
+    assert_same(torch_value_and_grad(ours, a, b), peer, what="torch", constant=alone)
     keras_loss = losses_tf.NtXentLoss(temperature=temperature, dtype="float64")
-    assert_same(tf_grads(lambda u, v: keras_loss(v, u), a, b), peer, what="keras", constant=alone)
+    assert_same(tf_value_and_grad(lambda u, v: keras_loss(v, u), a, b), peer, what="keras", constant=alone)
 
 
 # --------------------------------------------------------------------------- MONAI BarlowTwinsLoss
@@ -268,12 +244,12 @@ def test_barlow_twins_equals_monai(lambd, shape):
     rng = _rng("barlow", lambd, shape)
     a = rng.normal(size=shape)
     b = a + rng.normal(0.0, 0.5, shape)
-    peer = torch_grads(monai.losses.BarlowTwinsLoss(lambd=lambd), a, b)
+    peer = torch_value_and_grad(monai.losses.BarlowTwinsLoss(lambd=lambd), a, b)
     lambd = float(np.float32(lambd))  # MONAI keeps lambd in a float32 tensor
     ours = losses_torch.BarlowTwinsLoss(lambd=lambd)
-    assert_same(torch_grads(ours, a, b), peer, what="torch")
+    assert_same(torch_value_and_grad(ours, a, b), peer, what="torch")
     keras_loss = losses_tf.BarlowTwinsLoss(lambd=lambd, dtype="float64")
-    assert_same(tf_grads(lambda u, v: keras_loss(v, u), a, b), peer, what="keras")
+    assert_same(tf_value_and_grad(lambda u, v: keras_loss(v, u), a, b), peer, what="keras")
 
 
 def test_barlow_twins_needs_two_samples_and_refuses_sample_weights():
@@ -360,11 +336,11 @@ def test_box_losses_equal_torchvision_definitions(name, eps, reduction):
     pred, target = _box_pairs(rng, zero_width=True)
 
     reduce = {"mean": torch.mean, "sum": torch.sum, "none": lambda v: v}[reduction]
-    peer = torch_grads(lambda p, t: reduce(TORCHVISION[name](p, t, eps)), pred, target)
+    peer = torch_value_and_grad(lambda p, t: reduce(TORCHVISION[name](p, t, eps)), pred, target)
     ours = getattr(losses_torch, CLASSES[name])(eps=eps, reduction=reduction)
-    assert_same(torch_grads(ours, pred, target), peer, what="torch")
+    assert_same(torch_value_and_grad(ours, pred, target), peer, what="torch")
     keras_loss = getattr(losses_tf, CLASSES[name])(eps=eps, reduction=KERAS_REDUCTION[reduction], dtype="float64")
-    assert_same(tf_grads(lambda p, t: keras_loss(t, p), pred, target), peer, what="keras")
+    assert_same(tf_value_and_grad(lambda p, t: keras_loss(t, p), pred, target), peer, what="keras")
 
 
 def test_ciou_is_finite_where_torchvision_divides_by_a_zero_height():
@@ -372,9 +348,9 @@ def test_ciou_is_finite_where_torchvision_divides_by_a_zero_height():
     box a NaN value); ours takes the limit from h > 0 and stays finite."""
     pred = np.array([[1.0, 2.0, 4.0, 2.0], [1.0, 1.0, 1.0, 1.0]])  # zero height; a point
     target = np.array([[0.0, 0.0, 3.0, 3.0], [0.5, 0.5, 2.0, 3.0]])
-    peer_value, peer_grads = torch_grads(lambda p, t: _torchvision_ciou(p, t, 1e-7), pred, target)
+    peer_value, peer_grads = torch_value_and_grad(lambda p, t: _torchvision_ciou(p, t, 1e-7), pred, target)
     assert np.isnan(peer_value[1]) and np.isnan(peer_grads[0][0]).any()
-    value, grads = torch_grads(losses_torch.CiouLoss(reduction="none"), pred, target)
+    value, grads = torch_value_and_grad(losses_torch.CiouLoss(reduction="none"), pred, target)
     assert np.isfinite(value).all() and all(np.isfinite(g).all() for g in grads)
     np.testing.assert_allclose(value[0], peer_value[0], rtol=RTOL)  # the value agrees where defined
 
@@ -387,12 +363,12 @@ def test_giou_equals_monai_box_giou(seed, reduction):
     rng = _rng("monai-giou", seed, reduction)
     pred, target = _box_pairs(rng, zero_width=False)
     pred[3] = target[3] + [0.5, 0.5, 0.1, 0.2]  # no exactly touching edges: MONAI's clamp differs on the edge
-    peer = torch_grads(monai.losses.giou_loss.BoxGIoULoss(reduction=reduction), pred, target)
+    peer = torch_value_and_grad(monai.losses.giou_loss.BoxGIoULoss(reduction=reduction), pred, target)
     ours = losses_torch.GiouLoss(eps=2.0**-23, reduction=reduction)
-    assert_same(torch_grads(ours, pred, target), peer, rtol=MONAI_F32_RTOL, atol=MONAI_F32_ATOL, what="torch")
+    assert_same(torch_value_and_grad(ours, pred, target), peer, rtol=MONAI_F32_RTOL, atol=MONAI_F32_ATOL, what="torch")
     keras_loss = losses_tf.GiouLoss(eps=2.0**-23, reduction=KERAS_REDUCTION[reduction], dtype="float64")
     assert_same(
-        tf_grads(lambda p, t: keras_loss(t, p), pred, target),
+        tf_value_and_grad(lambda p, t: keras_loss(t, p), pred, target),
         peer,
         rtol=MONAI_F32_RTOL,
         atol=MONAI_F32_ATOL,
@@ -404,9 +380,11 @@ def test_giou_touching_boxes_follow_torchvision_not_monai():
     """Boxes sharing an edge: same value, but MONAI's clamp(min=0) passes the
     intersection's gradient at width 0, torchvision's strict mask does not."""
     target, pred = np.array([[0.0, 0.0, 2.0, 3.0]]), np.array([[2.0, 1.0, 4.0, 3.0]])
-    monai_value, monai_grads = torch_grads(monai.losses.giou_loss.BoxGIoULoss(), pred, target)
-    ours = torch_grads(losses_torch.GiouLoss(eps=2.0**-23), pred, target)
-    assert_same(ours, torch_grads(lambda p, t: _torchvision_giou(p, t, 2.0**-23), pred, target), what="torchvision")
+    monai_value, monai_grads = torch_value_and_grad(monai.losses.giou_loss.BoxGIoULoss(), pred, target)
+    ours = torch_value_and_grad(losses_torch.GiouLoss(eps=2.0**-23), pred, target)
+    # torchvision's loss is per box, (1,); ours is their mean, (): the same single number
+    torchvision = torch_value_and_grad(lambda p, t: _torchvision_giou(p, t, 2.0**-23).mean(), pred, target)
+    assert_same(ours, torchvision, what="torchvision")
     np.testing.assert_allclose(ours[0], monai_value, rtol=MONAI_F32_RTOL)
     assert abs(monai_grads[0][0, 0] - 0.2) < 1e-6 and abs(ours[1][0][0, 0] - 1.0 / 6.0) < 1e-6
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from functools import partial
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -60,6 +61,9 @@ from peer_libraries import smp_losses
 import tensorflow as tf
 
 import losses_tf
+
+import autodiff
+from autodiff import tf_value_and_grad, torch_value_and_grad
 
 # isort: on
 
@@ -110,29 +114,8 @@ def _labels(rng: np.random.Generator, shape: tuple[int, ...], *, absent: bool = 
             return labels.astype(np.int64)
 
 
-def torch_vg(fn, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    value = fn(t)
-    assert value.dtype == torch.float64
-    (grad,) = torch.autograd.grad(value, t)
-    return value.detach().numpy(), grad.numpy()
-
-
-def tf_vg(fn, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    t = tf.constant(x, dtype=tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(t)
-        value = fn(t)
-    assert value.dtype == tf.float64
-    return value.numpy(), tape.gradient(value, t).numpy()
-
-
-def assert_same(ours, peer, *, rtol: float = RTOL, atol: float = ATOL, what: str = "") -> None:
-    (v_ours, g_ours), (v_peer, g_peer) = ours, peer
-    np.testing.assert_allclose(v_ours, v_peer, rtol=rtol, atol=atol, err_msg=f"{what}: value")
-    assert np.isfinite(g_peer).all(), f"{what}: peer gradient not finite"
-    assert np.abs(g_peer).max() > 0.0, f"{what}: peer gradient is identically zero"
-    np.testing.assert_allclose(g_ours, g_peer, rtol=rtol, atol=atol, err_msg=f"{what}: gradient")
+# Values and gradients at this module's tolerances; looser ones are passed explicitly.
+assert_same = partial(autodiff.assert_same, rtol=RTOL, atol=ATOL)
 
 
 def ours(class_name: str, params: dict, x: np.ndarray, target: np.ndarray) -> dict:
@@ -141,10 +124,10 @@ def ours(class_name: str, params: dict, x: np.ndarray, target: np.ndarray) -> di
     ``target`` is integer labels or a dense channels-first array."""
     torch_loss = getattr(losses_torch, class_name)(**params)
     target_t = torch.as_tensor(target)
-    results = {"torch": torch_vg(lambda t: torch_loss(t, target_t), x)}
+    results = {"torch": torch_value_and_grad(lambda t: torch_loss(t, target_t), x)}
     keras_loss = getattr(losses_tf, class_name)(dtype="float64", **params)
     target_k = tf.constant(target if np.issubdtype(target.dtype, np.integer) else _last(target))
-    value, grad = tf_vg(lambda t: keras_loss(target_k, t), _last(x))
+    value, grad = tf_value_and_grad(lambda t: keras_loss(target_k, t), _last(x))
     results["keras"] = (value, _first(grad))
     return results
 
@@ -158,7 +141,7 @@ def peer_vg(loss, x: np.ndarray, target, *, activation=None):
     """A torch peer's value and gradient; ``activation`` (e.g. a softmax) is
     applied to ``x`` inside the graph, so the gradient is w.r.t. ``x``."""
     target_t = torch.as_tensor(target)
-    return torch_vg(lambda t: loss(t if activation is None else activation(t), target_t), x)
+    return torch_value_and_grad(lambda t: loss(t if activation is None else activation(t), target_t), x)
 
 
 def softmax_1(t: torch.Tensor) -> torch.Tensor:
@@ -589,7 +572,9 @@ def _gwdl_peer(loss, x: np.ndarray, labels: np.ndarray):
     if MONAI_VERSION >= (1, 6):
         return peer_vg(loss, x, labels)
     target = torch.as_tensor(labels)
-    return torch_vg(lambda t: torch.stack([loss(t[i : i + 1], target[i : i + 1]) for i in range(len(t))]).mean(), x)
+    return torch_value_and_grad(
+        lambda t: torch.stack([loss(t[i : i + 1], target[i : i + 1]) for i in range(len(t))]).mean(), x
+    )
 
 
 @pytest.mark.parametrize("smoothing", [(1e-5, 1e-5), (0.0, 1e-6), (0.5, 2.0)], ids=str)

@@ -39,7 +39,9 @@ def _corners(ops: Ops, boxes: Tensor, loss: str) -> list[Tensor]:
     shape = ops.shape(boxes)
     if shape[-1] != 4:
         raise ValueError(f"{loss}: boxes must have 4 coordinates (x1, y1, x2, y2) on the last axis, got shape {shape}")
-    return [ops.sum(boxes * ops.constant(row.tolist(), boxes), axis=-1) for row in np.eye(4)]
+    # Python lists (not NumPy) so that torch.compile captures the constants
+    rows = [[1.0 if i == j else 0.0 for j in range(4)] for i in range(4)]
+    return [ops.sum(boxes * ops.constant(row, boxes), axis=-1) for row in rows]
 
 
 def _maximum(ops: Ops, a: Tensor, b: Tensor) -> Tensor:

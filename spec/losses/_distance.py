@@ -312,7 +312,20 @@ def distance_samples(rng: np.random.Generator, params: Mapping[str, Any], *, sig
 # Registration
 # ---------------------------------------------------------------------------
 
-_INPUTS_DOC = "logits or probabilities over the class axis (maps with at least one spatial axis)"
+
+def _distance_inputs(*maps: Extra) -> Inputs:
+    """Class-axis predictions (at least one spatial axis), labels or one-hot
+    targets, and the distance ``maps`` as extra inputs."""
+    return Inputs(
+        "classes",
+        labels=True,
+        target_range=(0.0, 1.0),
+        min_ndim=3,
+        prediction="logits or probabilities over the class axis (maps with at least one spatial axis)",
+        extras=maps,
+    )
+
+
 _COMMON = (
     CLASS_AXIS,
     FROM_LOGITS,
@@ -349,14 +362,7 @@ register(
                 Param("subtract_target", "bool", False, "subtract the target's own term: 0 at a perfect prediction"),
             )
         ),
-        inputs=Inputs(
-            "classes",
-            labels=True,
-            target_range=(0.0, 1.0),
-            min_ndim=3,
-            prediction=_INPUTS_DOC,
-            extras=(Extra("target_distance", "signed distance maps of the targets, y_pred's shape"),),
-        ),
+        inputs=_distance_inputs(Extra("target_distance", "signed distance maps of the targets, y_pred's shape")),
         family="segmentation",
         presets={
             "default": {},
@@ -376,14 +382,7 @@ for _formula in (hausdorff_dt, log_hausdorff_dt):
             name=_formula.__name__,
             formula=_formula,
             params=ParamSet(_HAUSDORFF_PARAMS),
-            inputs=Inputs(
-                "classes",
-                labels=True,
-                target_range=(0.0, 1.0),
-                min_ndim=3,
-                prediction=_INPUTS_DOC,
-                extras=_HAUSDORFF_EXTRAS,
-            ),
+            inputs=_distance_inputs(*_HAUSDORFF_EXTRAS),
             family="segmentation",
             presets=_HAUSDORFF_PRESETS,
             samples=functools.partial(distance_samples, signed=False),

@@ -397,7 +397,9 @@ register(
             )
         ),
         # no target range: ignored positions hold ignore_index (e.g. 255)
-        inputs=Inputs("elementwise", min_ndim=2, prediction="logits (binary or multi-label maps)"),
+        inputs=Inputs(
+            "elementwise", min_ndim=2, target_range=(0.0, 1.0), prediction="logits (binary or multi-label maps)"
+        ),
         family="segmentation",
         presets={
             "default": {},

@@ -69,7 +69,8 @@ def _masked_logsumexp(ops: Ops, x: Tensor, mask: Tensor, axis: int) -> tuple[Ten
 
 
 def _identity(ops: Ops, size: int, like: Tensor) -> Tensor:
-    return ops.constant(np.eye(size).tolist(), like)
+    # Python lists (not NumPy) so that torch.compile captures the constant
+    return ops.constant([[1.0 if i == j else 0.0 for j in range(size)] for i in range(size)], like)
 
 
 def _check_embeddings(ops: Ops, loss: str, y_pred: Tensor) -> None:
@@ -352,7 +353,9 @@ def nt_xent(ops: Ops, y_pred: Tensor, y_true: Tensor, *, temperature: float, eps
     units = _unit_rows(ops, views, eps)
     similarity = _pairwise_dot(ops, units, units)
     # partner of row k is row (k + N) mod 2N
-    partner = ops.constant(np.roll(np.eye(2 * n), n, axis=1).tolist(), y_pred)
+    partner = ops.constant(
+        [[1.0 if j == (k + n) % (2 * n) else 0.0 for j in range(2 * n)] for k in range(2 * n)], y_pred
+    )
     positive = ops.sum(similarity * partner, axis=1)
     # l_k = log(1 + sum_{j != k, partner} exp((s_kj - s_k,partner) / tau)) = softplus(logsumexp(...)):
     # the partner's term is exactly 1, nothing of size 1 / tau cancels (as it would in

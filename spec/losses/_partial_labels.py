@@ -33,6 +33,17 @@ def _per_class(ops: Ops, labelled: Tensor, like: Tensor, class_axis: int) -> Ten
     return ops.reshape(labelled, shape)
 
 
+def _annotation(
+    ops: Ops, y_pred: Tensor, y_true: Tensor, labelled: Tensor, class_axis: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Dense targets, the foreground-class indicator (0 on class 0, 1 elsewhere)
+    and ``labelled`` broadcast along the class axis, each with ``y_pred``'s rank."""
+    targets, _ = dense_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=None)
+    num_classes = ops.shape(y_pred)[class_axis]
+    foreground = along_axis(ops, [0.0] + [1.0] * (num_classes - 1), y_pred, class_axis)
+    return targets, foreground, _per_class(ops, labelled, y_pred, class_axis)
+
+
 def missing_annotation_crossentropy(
     ops: Ops, y_pred: Tensor, y_true: Tensor, *, labelled: Tensor, class_axis: int
 ) -> Weighted:
@@ -65,16 +76,12 @@ def missing_annotation_crossentropy(
         with deep ConvNets for organ segmentation with partial labels",
         CMIG 2021.
     """
-    targets, _ = dense_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=None)
-    num_classes = ops.shape(y_pred)[class_axis]
+    targets, foreground, annotated_class = _annotation(ops, y_pred, y_true, labelled, class_axis)
     ce = -ops.sum(targets * ops.log_softmax(y_pred, class_axis), axis=class_axis)
     is_max = ops.cast(ops.equal(y_pred, ops.amax(y_pred, axis=class_axis, keepdims=True)), y_pred)
-    foreground = along_axis(ops, [0.0] + [1.0] * (num_classes - 1), y_pred, class_axis)
-    missing = (1.0 - _per_class(ops, labelled, y_pred, class_axis)) * foreground
+    missing = (1.0 - annotated_class) * foreground
     on_missing = ops.greater(ops.sum(is_max * missing, axis=class_axis), 0.0)
-    background = ops.sum(
-        targets * along_axis(ops, [1.0] + [0.0] * (num_classes - 1), y_pred, class_axis), axis=class_axis
-    )
+    background = ops.sum(targets * (1.0 - foreground), axis=class_axis)
     weight = ops.stop_gradient(1.0 - background * ops.cast(on_missing, y_pred))
     return Weighted(ce * weight, weight)
 
@@ -106,15 +113,12 @@ def marginal_crossentropy(ops: Ops, y_pred: Tensor, y_true: Tensor, *, labelled:
         Shi, Miao, Zhou et al., "Marginal loss and exclusion loss for partially
         supervised multi-organ segmentation", Medical Image Analysis 2021.
     """
-    targets, _ = dense_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=None)
-    num_classes = ops.shape(y_pred)[class_axis]
-    foreground = along_axis(ops, [0.0] + [1.0] * (num_classes - 1), y_pred, class_axis)
-    merged = 1.0 - _per_class(ops, labelled, y_pred, class_axis) * foreground  # 1 on class 0 and unannotated
+    targets, foreground, annotated_class = _annotation(ops, y_pred, y_true, labelled, class_axis)
+    merged = 1.0 - annotated_class * foreground  # 1 on class 0 and unannotated
     log_p = ops.log_softmax(y_pred, class_axis)
     # log sum_{c merged} p_c = log p_0 - log softmax(x restricted to the merged set)_0
     restricted = ops.log_softmax(y_pred + (1.0 - merged) * _EXCLUDED, class_axis)
-    first = along_axis(ops, [1.0] + [0.0] * (num_classes - 1), y_pred, class_axis)
-    log_q0 = ops.sum((log_p - restricted) * first, axis=class_axis, keepdims=True)
+    log_q0 = ops.sum((log_p - restricted) * (1.0 - foreground), axis=class_axis, keepdims=True)
     log_q = ops.where(ops.greater(foreground, 0.5), log_p, log_q0)
     return -ops.sum(targets * log_q, axis=class_axis)
 
@@ -148,16 +152,15 @@ def exclusion(ops: Ops, y_pred: Tensor, y_true: Tensor, *, labelled: Tensor, cla
         Shi, Miao, Zhou et al., "Marginal loss and exclusion loss for partially
         supervised multi-organ segmentation", Medical Image Analysis 2021.
     """
-    targets, _ = dense_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=None)
-    num_classes = ops.shape(y_pred)[class_axis]
-    foreground = along_axis(ops, [0.0] + [1.0] * (num_classes - 1), y_pred, class_axis)
-    annotated = targets * _per_class(ops, labelled, y_pred, class_axis) * foreground
+    targets, foreground, annotated_class = _annotation(ops, y_pred, y_true, labelled, class_axis)
+    annotated = targets * annotated_class * foreground
     others = ops.sum(annotated, axis=class_axis, keepdims=True) - annotated
     probs = ops.softmax(y_pred, class_axis)
     spatial = [a for a in range(1, len(ops.shape(y_pred))) if a != class_axis % len(ops.shape(y_pred))]
     overlap = ops.sum(others * probs, axis=spatial)
     sizes = ops.sum(others, axis=spatial) + ops.sum(probs, axis=spatial)
     per_class = safe_divide(ops, 2.0 * overlap, sizes + smooth)  # (N, C)
+    num_classes = ops.shape(per_class)[1]
     weights = ops.constant([0.0] + [1.0 / (num_classes - 1)] * (num_classes - 1), per_class)
     return ops.sum(per_class * weights, axis=1)
 

@@ -391,7 +391,8 @@ def asymmetric_unified_focal(
     )
     axes = tuple(a for a in range(len(ops.shape(terms))) if batch or a != 0)
     if valid is None:
-        focal = ops.sum(terms, axis=axes) / float(math.prod(ops.shape(terms)[a] for a in axes))
+        shape = ops.shape(terms)
+        focal = ops.sum(terms, axis=axes) / float(math.prod([shape[a] for a in axes]))
     else:
         focal = safe_divide(ops, ops.sum(terms, axis=axes), ops.sum(valid, axis=axes))
     focal_tversky_part = asymmetric_focal_tversky(
