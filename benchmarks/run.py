@@ -21,6 +21,10 @@ What is measured
         - ``losses_tf.DiceLoss`` against ``keras.losses.Dice`` applied to
           ``softmax(logits)``.  Keras' Dice has no smoothing, so it is a cost
           reference, not a value-identical one.
+    * CTC, batch-major ``CTC_SHAPE`` logits: ``losses_torch.CtcLoss`` against
+      ``F.ctc_loss`` (and the composite recursion), ``losses_tf.CtcLoss``
+      against ``tf.nn.ctc_loss`` (eager, ``tf.function``, and the composite
+      recursion in a ``tf.function``).
 
 How
     Everything runs in one process and one run, so the ratios compare
@@ -88,6 +92,9 @@ GRAD_TOLERANCE = 1e-5
 NOISY_SPREAD = 1.3
 # Keras' Dice differs from ours by the smoothing terms only.
 KERAS_DICE_TOLERANCE = 1e-4
+# CTC: (batch, frames, classes incl. the blank 0), target lengths drawn in this range
+CTC_SHAPE = (8, 100, 28)
+CTC_TARGET_LENGTHS = (10, 30)
 
 
 @dataclass(frozen=True)
@@ -264,6 +271,21 @@ def random_inputs(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     return logits, labels
 
 
+def ctc_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Batch-major float32 logits ``CTC_SHAPE``, labels in ``[1, C)`` padded
+    with the blank to the number of frames, input lengths in ``[T/2, T]``,
+    target lengths in ``CTC_TARGET_LENGTHS``."""
+    rng = np.random.default_rng(SEED)
+    batch, frames, classes = CTC_SHAPE
+    logits = rng.standard_normal(CTC_SHAPE, dtype=np.float32)
+    target_lengths = rng.integers(*CTC_TARGET_LENGTHS, size=batch, endpoint=True)
+    input_lengths = rng.integers(frames // 2, frames, size=batch, endpoint=True)
+    labels = np.zeros((batch, frames), np.int64)
+    for n, length in enumerate(target_lengths):
+        labels[n, :length] = rng.integers(1, classes, size=length)
+    return logits, labels, input_lengths, target_lengths
+
+
 @contextmanager
 def composite_ops() -> Iterator[None]:
     """Force lossbridge's composite (non-fused) ops while inside."""
@@ -381,6 +403,34 @@ def torch_section(settings: Settings) -> None:
         ours = Candidate("ours", "eager", torch_step(ours_dice, x, t), monai_candidate, DICE_TARGET)
         candidates = [monai_candidate, hand, ours]
         print_table(f"Dice {shape}", candidates, measure(candidates, settings), also=[(ours, hand)])
+
+    logits, labels, input_lengths, target_lengths = ctc_inputs()
+    x = torch.from_numpy(logits).requires_grad_(True)
+    t = torch.from_numpy(labels)
+    frames, lengths = torch.from_numpy(input_lengths), torch.from_numpy(target_lengths)
+    ours_ctc = losses_torch.CtcLoss(class_axis=-1)
+
+    def torch_ctc(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        log_probs = F.log_softmax(a, dim=2).transpose(0, 1)
+        return F.ctc_loss(log_probs, b, frames, lengths, reduction="none").mean()
+
+    def ctc(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return ours_ctc(a, b, input_lengths=frames, target_lengths=lengths)
+
+    def composite_ctc(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        with composite_ops():
+            return ctc(a, b)
+
+    print(f"\n CTC (N, T, C) = {CTC_SHAPE}, target lengths {CTC_TARGET_LENGTHS}")
+    check_torch("ctc vs F.ctc_loss", ctc, torch_ctc, x, t)
+    check_torch("ctc (composite) vs F.ctc_loss", composite_ctc, torch_ctc, x, t)
+    reference = Candidate("torch F.ctc_loss", "eager", torch_step(torch_ctc, x, t))
+    candidates = [
+        reference,
+        Candidate("ours", "eager", torch_step(ctc, x, t), reference),
+        Candidate("ours, composite", "eager", torch_step(ctc, x, t), reference, context=composite_ops),
+    ]
+    print_table(f"CTC {CTC_SHAPE}", candidates, measure(candidates, settings))
 
 
 # ---------------------------------------------------------------------------
@@ -526,6 +576,33 @@ def tf_section(settings: Settings) -> None:
                 traces = step.function.experimental_get_tracing_count()
                 if traces != 1:
                     print(f"  WARNING: the tf.function of {name!r} was traced {traces} times (expected once)")
+
+    logits, labels, input_lengths, target_lengths = ctc_inputs()
+    x, t = tf.constant(logits), tf.constant(labels)
+    frames, lengths = tf.constant(input_lengths), tf.constant(target_lengths)
+    ours_ctc = losses_tf.CtcLoss()
+
+    def tf_ctc(b: tf.Tensor, a: tf.Tensor) -> tf.Tensor:
+        nll = tf.nn.ctc_loss(
+            tf.cast(b, tf.int32), a, tf.cast(lengths, tf.int32), tf.cast(frames, tf.int32), logits_time_major=False
+        )
+        return tf.reduce_mean(nll)
+
+    def ctc(b: tf.Tensor, a: tf.Tensor) -> tf.Tensor:
+        return ours_ctc(b, a, input_lengths=frames, target_lengths=lengths)
+
+    print(f"\n CTC (N, T, C) = {CTC_SHAPE}, target lengths {CTC_TARGET_LENGTHS}")
+    check_tf("ctc vs tf.nn.ctc_loss", ctc, tf_ctc, x, t, t, GRAD_TOLERANCE)
+    steps = {"tf.nn.ctc_loss": tf_steps(tf_ctc, x, t), "ours": tf_steps(ctc, x, t)}
+    candidates = []
+    for mode in ("eager", "tf.function"):
+        reference = Candidate("tf.nn.ctc_loss", mode, steps["tf.nn.ctc_loss"].modes[mode])
+        candidates += [reference, Candidate("ours", mode, steps["ours"].modes[mode], reference)]
+    with composite_ops():  # traced with the composite recursion, then timed like the others
+        composite = tf_steps(ctc, x, t)
+        composite.modes["tf.function"]()
+    candidates.append(Candidate("ours, composite", "tf.function", composite.modes["tf.function"], candidates[2]))
+    print_table(f"CTC {CTC_SHAPE}", candidates, measure(candidates, settings))
 
 
 # ---------------------------------------------------------------------------
