@@ -139,6 +139,8 @@ class TensorFlowOps(Ops):
         # fails XLA compilation (InvertPermutation of an invalid permutation)
         rank = len(x.shape)
         axis %= rank
+        if not index.dtype.is_integer:  # index arithmetic done in floating point
+            index = tf.cast(index, tf.int64)
         if axis == rank - 1:
             return tf.gather(x, index, axis=axis, batch_dims=axis)
         perm = [a for a in range(rank) if a != axis] + [axis]
