@@ -6,6 +6,13 @@ written here once (the frameworks' own nearest resizes pick different source
 pixels: ``torch`` "nearest" takes ``floor(d * s)``, TensorFlow and torch
 "nearest-exact" take ``floor((d + 1/2) * s)``).  The level weights follow
 MONAI's ``DeepSupervisionLoss`` (not normalised).
+
+Tested in ``tests/test_deep_supervision.py``: the source indices against
+``torch.nn.functional.interpolate`` (both modes) and TensorFlow's "nearest"
+resize, and the value of ``DeepSupervisionLoss(DiceCrossentropyLoss(),
+weight_mode=m)`` against MONAI's ``DeepSupervisionLoss(DiceCELoss(softmax=True,
+to_onehot_y=True), weight_mode=m)`` for every ``m`` (values only, at MONAI's
+float32 precision); the Keras class's value equals the torch class's.
 """
 
 from __future__ import annotations
@@ -95,6 +102,12 @@ def deep_supervision(
         spatial_axes: ``(output, target) -> (output spatial axes, target spatial axes)``.
         weight_mode, weights: see :func:`level_weights`.
         mode: ``"nearest-exact"`` (MONAI's default) or ``"nearest"``.
+
+    Returns:
+        The weighted sum of the per-level losses (each reduced by ``loss``).
+
+    References:
+        Lee, Xie, Gallagher, Zhang, Tu, "Deeply-Supervised Nets", AISTATS 2015.
     """
     if not outputs:
         raise ValueError("outputs is empty; expected one tensor per scale, finest first")

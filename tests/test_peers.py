@@ -427,7 +427,7 @@ def test_monai_dice_softmax_squared_float64_one_hot(dims, batch, include_backgro
 @pytest.mark.parametrize("smoothing", SMOOTHING[:2], ids=str)
 @pytest.mark.parametrize("dims", sorted(SEG_SHAPES))
 def test_monai_dice_sigmoid_multilabel(dims, smoothing, batch, include_background, squared, targets):
-    """Not claimed in the docstring; requested by the brief: sigmoid=True with dense float targets."""
+    """MONAI DiceLoss(sigmoid=True) with one-hot or multi-label float targets = ours with multilabel=True."""
     shape = SEG_SHAPES[dims]
     rng = _rng("dice-sigmoid", dims, smoothing, batch, include_background, squared, targets)
     x = rng.normal(size=shape) * 1.5
@@ -594,3 +594,51 @@ def test_monai_generalized_dice_random_volumes(dims, w_type, batch, include_back
     params = dict(from_logits=True, weight_type=w_type, weight_epsilon=0.0, batch=batch,
                   include_background=include_background)
     _compare_with_monai("GeneralizedDiceLoss", params, x, labels, peer, rtol=MONAI_F32_RTOL, atol=MONAI_F32_ATOL)
+
+
+# --------------------------------------------------------------------------- 12. Keras Dice and Tversky
+
+# Keras 3.15.1's dice/tversky: one ratio over the summed axes, backend.epsilon() (1e-7) in the
+# denominator only, then the mean over what is left.  Leaving the channel axis out of ``axis``
+# gives per-class ratios, i.e. our multilabel class average.
+KERAS_OVERLAP_AXES = {
+    "one_channel_whole_batch": ((3, 4, 5, 1), None, True),
+    "one_channel_per_sample": ((3, 4, 5, 1), (1, 2, 3), False),
+    "channels_per_sample": ((3, 4, 5, 3), (1, 2), False),
+    "channels_whole_batch": ((3, 4, 5, 3), (0, 1, 2), True),
+}
+KERAS_EPSILON = 1e-7
+
+
+def _keras_overlap_problem(case: str, *key: object) -> tuple[np.ndarray, np.ndarray]:
+    shape = KERAS_OVERLAP_AXES[case][0]
+    rng = _rng("keras-overlap", case, *key)
+    probs = rng.uniform(0.02, 0.98, size=shape)
+    targets = (rng.random(shape) < 0.4).astype(np.float64)
+    return probs, targets
+
+
+@pytest.mark.parametrize("case", sorted(KERAS_OVERLAP_AXES))
+def test_keras_dice(case):
+    _, axis, batch = KERAS_OVERLAP_AXES[case]
+    probs, targets = _keras_overlap_problem(case, "dice")
+    peer = run_keras(keras.losses.Dice(axis=axis, dtype="float64"), targets, probs)
+    params = dict(class_axis=-1, from_logits=False, multilabel=True, smooth_nr=0.0, smooth_dr=KERAS_EPSILON,
+                  batch=batch)
+    assert_same(run_torch(losses_torch.DiceLoss(**params), probs, targets), peer, what="torch")
+    assert_same(run_keras(losses_tf.DiceLoss(dtype="float64", **params), targets, probs), peer, what="keras")
+
+
+@pytest.mark.parametrize("alpha_beta", [(0.3, 0.7), (0.7, 0.3), (0.5, 0.5), (1.0, 0.2)], ids=str)
+@pytest.mark.parametrize("case", sorted(KERAS_OVERLAP_AXES))
+def test_keras_tversky_swaps_alpha_and_beta(case, alpha_beta):
+    """Keras 3.15.1 weighs false negatives by ``alpha``: ours with the two swapped equals it."""
+    _, axis, batch = KERAS_OVERLAP_AXES[case]
+    keras_alpha, keras_beta = alpha_beta
+    probs, targets = _keras_overlap_problem(case, "tversky", alpha_beta)
+    peer = run_keras(keras.losses.Tversky(alpha=keras_alpha, beta=keras_beta, axis=axis, dtype="float64"),
+                     targets, probs)
+    params = dict(class_axis=-1, from_logits=False, multilabel=True, alpha=keras_beta, beta=keras_alpha, gamma=1.0,
+                  smooth_nr=0.0, smooth_dr=KERAS_EPSILON, batch=batch)
+    assert_same(run_torch(losses_torch.TverskyLoss(**params), probs, targets), peer, what="torch")
+    assert_same(run_keras(losses_tf.TverskyLoss(dtype="float64", **params), targets, probs), peer, what="keras")

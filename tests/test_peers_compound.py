@@ -58,15 +58,19 @@ def test_compound_none_gives_one_value_per_sample_that_averages_to_mean():
     np.testing.assert_allclose(per_sample.detach().numpy(), (dice + 0.5 * ce).detach().numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("alpha", [None, 0.25, 0.75])
 @pytest.mark.parametrize("gamma", [0.0, 2.0, 3.5])
 @pytest.mark.parametrize("lambdas", [(1.0, 1.0), (0.4, 2.0)])
 @pytest.mark.parametrize("batch", [False, True])
-def test_dice_focal_equals_monai(gamma, lambdas, batch):
-    logits, labels = _inputs(int(gamma * 10) + int(batch))
+def test_dice_focal_equals_monai(gamma, alpha, lambdas, batch):
+    logits, labels = _inputs(int(gamma * 10) + int(batch) + int(100 * (alpha or 0)))
     theirs_loss = monai.losses.DiceFocalLoss(
-        softmax=True, to_onehot_y=True, gamma=gamma, lambda_dice=lambdas[0], lambda_focal=lambdas[1], batch=batch
+        softmax=True, to_onehot_y=True, gamma=gamma, alpha=alpha, lambda_dice=lambdas[0], lambda_focal=lambdas[1],
+        batch=batch,
     )
-    ours_loss = losses_torch.DiceFocalLoss(gamma=gamma, lambda_dice=lambdas[0], lambda_focal=lambdas[1], batch=batch)
+    ours_loss = losses_torch.DiceFocalLoss(
+        gamma=gamma, alpha=alpha, lambda_dice=lambdas[0], lambda_focal=lambdas[1], batch=batch
+    )
     theirs, ours = theirs_loss(logits, labels), ours_loss(logits, labels)
     np.testing.assert_allclose(ours.item(), theirs.item(), rtol=2e-6)
     (g_theirs,) = torch.autograd.grad(theirs, logits)
@@ -74,15 +78,17 @@ def test_dice_focal_equals_monai(gamma, lambdas, batch):
     np.testing.assert_allclose(g_ours.numpy(), g_theirs.numpy(), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("gamma", [0.0, 2.0, 3.5])
 @pytest.mark.parametrize("weight_type", ["square", "simple", "uniform"])
 @pytest.mark.parametrize("lambdas", [(1.0, 1.0), (0.4, 2.0)])
-def test_generalized_dice_focal_equals_monai(weight_type, lambdas):
-    logits, labels = _inputs(len(weight_type))
+def test_generalized_dice_focal_equals_monai(weight_type, gamma, lambdas):
+    logits, labels = _inputs(len(weight_type) + int(gamma * 10))
     theirs_loss = monai.losses.GeneralizedDiceFocalLoss(
-        softmax=True, to_onehot_y=True, w_type=weight_type, lambda_gdl=lambdas[0], lambda_focal=lambdas[1]
+        softmax=True, to_onehot_y=True, w_type=weight_type, gamma=gamma, lambda_gdl=lambdas[0],
+        lambda_focal=lambdas[1],
     )
     ours_loss = losses_torch.GeneralizedDiceFocalLoss(
-        weight_type=weight_type, lambda_gdl=lambdas[0], lambda_focal=lambdas[1]
+        weight_type=weight_type, gamma=gamma, lambda_gdl=lambdas[0], lambda_focal=lambdas[1]
     )
     theirs, ours = theirs_loss(logits, labels), ours_loss(logits, labels)
     np.testing.assert_allclose(ours.item(), theirs.item(), rtol=2e-6)

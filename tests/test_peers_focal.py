@@ -335,18 +335,21 @@ GAMMA_ZERO_CASES = [(ignore, target) for ignore in (None, -100, 2) for target in
 ]
 
 
+@pytest.mark.parametrize("from_logits", [True, False])
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
 @pytest.mark.parametrize(("ignore_index", "target"), GAMMA_ZERO_CASES)
-def test_focal_gamma_zero_is_categorical_crossentropy(ignore_index, target, label_smoothing):
+def test_focal_gamma_zero_is_categorical_crossentropy(ignore_index, target, label_smoothing, from_logits):
     shape = (2, 4, 3, 5)
     rng = _rng("focal-ce", ignore_index, target, label_smoothing)
     x, labels, dense = _class_problem(rng, shape, "soft" if target == "soft" else "one_hot")
+    if not from_logits:
+        x = _softmax(x, axis=1)
     if ignore_index is not None:
         labels = np.where(rng.random(labels.shape) < 0.3, ignore_index, labels)
         if target == "one_hot":
             dense = _one_hot(np.where(labels < 0, 0, labels), shape[1], 1) * (labels >= 0)[:, None]
     y = labels if target == "labels" else dense
-    common = dict(ignore_index=ignore_index, label_smoothing=label_smoothing)
+    common = dict(ignore_index=ignore_index, label_smoothing=label_smoothing, from_logits=from_logits)
     ce = ours_both_channels_first("CategoricalCrossentropyLoss", x, y, labels=target == "labels", **common)
     for reference in ce:
         check_both("FocalLoss", x, y, reference, labels=target == "labels", gamma=0.0, **common)
@@ -490,13 +493,14 @@ def test_monai_sigmoid_focal_class(dims, alpha, targets, weight):
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 @pytest.mark.parametrize("weights", ["none", "pos_weight", "weight", "both"])
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
 @pytest.mark.parametrize("alpha", [None, 0.25, 0.7])
 @pytest.mark.parametrize("targets", ["hard", "soft"])
 @pytest.mark.parametrize("dims", sorted(SEG_SHAPES))
-def test_kornia_binary_focal_loss_with_logits(dims, targets, alpha, weights, reduction):
+def test_kornia_binary_focal_loss_with_logits(dims, targets, alpha, gamma, weights, reduction):
     shape = SEG_SHAPES[dims]
     num_classes = shape[1]
-    rng = _rng("kornia-binary", dims, targets, alpha, weights, reduction)
+    rng = _rng("kornia-binary", dims, targets, alpha, gamma, weights, reduction)
     x = rng.normal(size=shape) * 2.0
     t = _binary_targets(rng, shape, targets)
     pos_weight = [0.5, 2.0, 1.0, 3.0][:num_classes] if weights in ("pos_weight", "both") else None
@@ -506,7 +510,7 @@ def test_kornia_binary_focal_loss_with_logits(dims, targets, alpha, weights, red
     w_t = None if weight is None else torch.tensor(weight, dtype=torch.float64)
     cotangent = rng.normal(size=shape) if reduction == "none" else None
     peer = torch_value_and_grad(
-        lambda z: kornia.losses.binary_focal_loss_with_logits(z, t_t, alpha=alpha, gamma=2.0, reduction=reduction,
+        lambda z: kornia.losses.binary_focal_loss_with_logits(z, t_t, alpha=alpha, gamma=gamma, reduction=reduction,
                                                               pos_weight=pw_t, weight=w_t),
         x, cotangent=cotangent,
     )
@@ -514,7 +518,7 @@ def test_kornia_binary_focal_loss_with_logits(dims, targets, alpha, weights, red
     if weight is not None:
         sample_weight = np.broadcast_to(np.reshape(weight, (1, -1) + (1,) * (len(shape) - 2)), shape).copy()
     check_both("SigmoidFocalLoss", x, t, peer, labels=False, sample_weight=sample_weight, reduction=reduction,
-               cotangent=cotangent, alpha=alpha, pos_weight=pos_weight, gamma=2.0, soft_form="per_term")
+               cotangent=cotangent, alpha=alpha, pos_weight=pos_weight, gamma=gamma, soft_form="per_term")
 
 
 # --------------------------------------------------------------------------- 9. segmentation_models_pytorch FocalLoss
@@ -624,7 +628,7 @@ def test_sigmoid_focal_soft_forms_agree_on_hard_targets(alpha, soft_form):
     params = dict(alpha=alpha, pos_weight=[0.5, 1.0, 3.0])
     reference = ours_torch("SigmoidFocalLoss", x, t, soft_form="p_t", **params)
     check_both("SigmoidFocalLoss", x, t, reference, labels=False, soft_form=soft_form, **params)
-    # and they do differ on soft targets (seg-losses.md C.2.4)
+    # and they do differ on soft targets
     soft = rng.random(shape)
     values = {form: ours_torch("SigmoidFocalLoss", x, soft, soft_form=form, **params)[0]
               for form in ("p_t", "per_term", "logit", "exp_bce")}

@@ -6,8 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import losses_tf
 import losses_torch
+
+import tensorflow as tf  # isort: skip  (torch first, as in every test module)
+
+import losses_tf  # isort: skip
 
 
 @pytest.mark.parametrize(
@@ -44,10 +47,15 @@ def test_masked_cross_entropy_equals_ignore_index():
     theirs = F.cross_entropy(x, torch.tensor(np.where(keep, labels, -100)), ignore_index=-100)
     ours = losses_torch.MaskedCategoricalCrossentropyLoss()(x, torch.tensor(labels), mask=torch.tensor(keep * 1.0))
     np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
-    keras = losses_tf.MaskedCategoricalCrossentropyLoss(class_axis=1, dtype="float64")(
-        labels, x.detach().numpy(), mask=keep * 1.0
-    )
-    np.testing.assert_allclose(float(keras), theirs.item(), rtol=1e-12)
+    g_theirs, g_ours = (torch.autograd.grad(v, x)[0].numpy() for v in (theirs, ours))
+    np.testing.assert_allclose(g_ours, g_theirs, rtol=1e-12, atol=1e-16)
+    keras_loss = losses_tf.MaskedCategoricalCrossentropyLoss(class_axis=1, dtype="float64")
+    x_tf = tf.constant(x.detach().numpy())
+    with tf.GradientTape() as tape:
+        tape.watch(x_tf)
+        keras_value = keras_loss(labels, x_tf, mask=keep * 1.0)
+    np.testing.assert_allclose(float(keras_value), theirs.item(), rtol=1e-12)
+    np.testing.assert_allclose(tape.gradient(keras_value, x_tf).numpy(), g_theirs, rtol=1e-12, atol=1e-16)
 
 
 def test_masked_mse_is_the_mean_over_kept_positions_and_zero_when_nothing_is_kept():

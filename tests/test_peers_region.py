@@ -176,16 +176,25 @@ def test_smp_focal_tversky_multiclass(dims, alpha_beta, gamma, smooth, class_wei
     assert_ours_match("FocalTverskyLoss", params, x, labels, peer)
 
 
+@pytest.mark.parametrize("class_weights", [None, [0.5, 2.0, 1.0, 0.25]], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("smooth", [0.0, 0.25])
 @pytest.mark.parametrize("gamma", [1.0, 0.75, 2.0])
+@pytest.mark.parametrize("alpha_beta", [(0.3, 0.7), (0.8, 0.2)], ids=str)
 @pytest.mark.parametrize("dims", sorted(SHAPES))
-def test_smp_focal_tversky_multilabel(dims, gamma):
+def test_smp_focal_tversky_multilabel(dims, alpha_beta, gamma, smooth, class_weights):
     shape = SHAPES[dims]
-    rng = _rng("ft-multilabel", dims, gamma)
+    rng = _rng("ft-multilabel", dims, alpha_beta, gamma, smooth, class_weights)
     x = rng.normal(size=shape) * 1.5
     y = (rng.random(shape) < 0.4).astype(np.float64)
     assert (y.sum(axis=(0, *range(2, len(shape)))) > 0).all()
-    peer = peer_vg(smp_losses().TverskyLoss("multilabel", alpha=0.3, beta=0.7, gamma=gamma, smooth=0.25), x, y)
-    params = dict(alpha=0.3, beta=0.7, gamma=gamma, smooth=0.25, focal_scope="mean", batch=True, multilabel=True)
+    weights = None if class_weights is None else class_weights[: shape[1]]
+    alpha, beta = alpha_beta
+    peer_loss = smp_losses().TverskyLoss(
+        "multilabel", alpha=alpha, beta=beta, gamma=gamma, smooth=smooth, class_weights=weights
+    )
+    peer = peer_vg(peer_loss, x, y)
+    params = dict(alpha=alpha, beta=beta, gamma=gamma, smooth=smooth, focal_scope="mean", batch=True,
+                  multilabel=True, class_weights=weights)
     assert_ours_match("FocalTverskyLoss", params, x, y, peer)
 
 
@@ -390,15 +399,22 @@ def test_monai_mcc_softmax(dims, smoothing, batch, include_background, absent):
     assert_ours_match("MccLoss", params, x, labels, peer)
 
 
+@pytest.mark.parametrize("include_background", [True, False], ids=["bg", "no_bg"])
 @pytest.mark.parametrize("batch", [False, True], ids=["per_sample", "batch"])
+@pytest.mark.parametrize("smoothing", [(0.0, 0.0), (0.5, 1e-3), (1e-5, 1.0)], ids=str)
 @pytest.mark.parametrize("dims", sorted(SHAPES))
-def test_monai_mcc_sigmoid_multilabel(dims, batch):
+def test_monai_mcc_sigmoid_multilabel(dims, smoothing, batch, include_background):
     shape = SHAPES[dims]
-    rng = _rng("mcc-sigmoid", dims, batch)
+    rng = _rng("mcc-sigmoid", dims, smoothing, batch, include_background)
     x = rng.normal(size=shape) * 1.5
     y = (rng.random(shape) < 0.4).astype(np.float64)
-    peer = peer_vg(monai.losses.MCCLoss(sigmoid=True, batch=batch, smooth_dr=0.0), x, y)
-    assert_ours_match("MccLoss", dict(multilabel=True, batch=batch, smooth_dr=0.0), x, y, peer)
+    a, b = smoothing
+    peer_loss = monai.losses.MCCLoss(
+        sigmoid=True, smooth_nr=a, smooth_dr=b, batch=batch, include_background=include_background
+    )
+    peer = peer_vg(peer_loss, x, y)
+    params = dict(multilabel=True, smooth_nr=a, smooth_dr=b, batch=batch, include_background=include_background)
+    assert_ours_match("MccLoss", params, x, y, peer)
 
 
 @pytest.mark.parametrize("dims", sorted(SHAPES))

@@ -94,9 +94,10 @@ def categorical_crossentropy(
         * ``torch.nn.CrossEntropyLoss(label_smoothing=e)`` with probability
           targets = the same with dense ``y_true`` and no class weights.
         * ``keras.losses.CategoricalCrossentropy(from_logits=f, label_smoothing=e)``
-          = ``from_logits=f, label_smoothing=e``, class axis -1 (with
-          ``from_logits=False`` on Keras' torch backend; Keras' TensorFlow
-          backend may silently swap softmax outputs for their logits).
+          = ``from_logits=f, label_smoothing=e``, class axis -1, one-hot or
+          soft targets (tested on Keras' TensorFlow backend with the
+          probabilities passed as tensors; when they come out of a softmax op
+          in the same graph, that backend may silently use its logits instead).
         * ``keras.losses.SparseCategoricalCrossentropy(from_logits=f, ignore_class=k)``
           = integer labels with ``ignore_index=k``.
         * Keras with ``sample_weight=w[y]`` (``sum_over_batch_size``) =
@@ -174,8 +175,9 @@ def binary_crossentropy(
     Returns:
         Elementwise losses with ``y_pred``'s shape.
 
-    Equivalences (tested): ``torch.nn.BCEWithLogitsLoss(pos_weight=w)`` =
-    ``from_logits=True, pos_weight=w`` (class axis 1);
+    Equivalences (tested in ``tests/test_peers.py``, hard and soft targets):
+    ``torch.nn.BCEWithLogitsLoss(pos_weight=w)`` = ``from_logits=True,
+    pos_weight=w`` (a float or one value per class, class axis 1);
     ``keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=e)`` =
     ``from_logits=True, label_smoothing=e``.
     """

@@ -149,7 +149,8 @@ compound(
     equivalences=(
         "``monai.losses.DiceCELoss(softmax=True, to_onehot_y=True, lambda_dice=a, lambda_ce=b, "
         "smooth_nr=s, smooth_dr=s, batch=B, include_background=K)`` = ``lambda_dice=a, lambda_ce=b, "
-        "smooth=s, batch=B, include_background=K`` (class axis 1, tested)."
+        "smooth=s, batch=B, include_background=K`` (class axis 1; tested in ``tests/test_peers_compound.py``, "
+        "values and gradients of the torch module)."
     ),
     references=(
         'Isensee et al., "nnU-Net: a self-configuring method for deep learning-based biomedical '
@@ -166,8 +167,9 @@ compound(
     fixed={"multilabel": False, "pos_weight": None, "soft_form": "p_t"},
     equivalences=(
         "``monai.losses.DiceFocalLoss(softmax=True, to_onehot_y=True, gamma=g, alpha=a, lambda_dice=l1, "
-        "lambda_focal=l2)`` = ``gamma=g, alpha=a, lambda_dice=l1, lambda_focal=l2`` (class axis 1, "
-        "include_background=True, tested): MONAI's focal term is a sigmoid focal loss on the one-hot "
+        "lambda_focal=l2, batch=B)`` = ``gamma=g, alpha=a, lambda_dice=l1, lambda_focal=l2, batch=B`` "
+        "(class axis 1, include_background=True; tested in ``tests/test_peers_compound.py``, values and "
+        "gradients of the torch module): MONAI's focal term is a sigmoid focal loss on the one-hot "
         "targets, averaged over every class and position. For a softmax focal term use ``dice_softmax_focal``."
     ),
     references=(
@@ -185,7 +187,8 @@ compound(
     equivalences=(
         "``monai.losses.GeneralizedDiceFocalLoss(softmax=True, to_onehot_y=True, w_type=t, gamma=g, "
         "lambda_gdl=a, lambda_focal=b)`` = ``weight_type=t, gamma=g, lambda_gdl=a, lambda_focal=b`` "
-        "(class axis 1, include_background=True, tested); the focal term is a sigmoid focal loss on the "
+        "(class axis 1, include_background=True; tested in ``tests/test_peers_compound.py``, values and "
+        "gradients of the torch module); the focal term is a sigmoid focal loss on the "
         "one-hot targets, as in MONAI."
     ),
     references=(

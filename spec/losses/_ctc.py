@@ -224,7 +224,8 @@ def ctc(
         * ``keras.losses.CTC(reduction=r)`` = ``blank=0``, ``class_axis=-1``,
           ``input_lengths=T`` for every sample, ``target_lengths`` = the number
           of non-zero labels (Keras' padding is 0, the blank), the same
-          ``reduction``; Keras computes in float32 even for float64 inputs.
+          ``reduction`` and ``sample_weight``; Keras computes in float32 even
+          for float64 inputs.
         * Not reproduced: torch's inf (and NaN gradient) for impossible
           targets with ``zero_infinity=False``; TensorFlow's and Keras' finite
           but arbitrary value for them (about 707 and more, from their

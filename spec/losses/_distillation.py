@@ -44,7 +44,9 @@ def knowledge_distillation(
     Returns:
         One value per position (the class axis summed); ``"mean"`` over ``(N, C)``
         inputs equals ``T**2 * torch.nn.KLDivLoss(reduction="batchmean")(
-        log_softmax(z / T), softmax(t / T))`` (tested).
+        log_softmax(z / T), softmax(t / T))`` (tested in
+        ``tests/test_peers_distillation.py``, values and gradients of the torch
+        module, ``teacher="logits"``).
 
     References:
         Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network", NIPS DL workshop 2015.
@@ -103,7 +105,13 @@ def incremental_distillation(
 
     Returns:
         A combined loss (cross-entropy elements per position, distillation
-        elements per position); ``"none"`` gives one value per sample.
+        elements per position); ``"none"`` gives one value per sample.  For
+        ``(N, C)`` logits, integer labels and ``"mean"`` it equals
+        ``F.cross_entropy(z[:, K:], y - K)`` (``ce_classes="new"``) or
+        ``F.cross_entropy(z, y)`` (``"all"``) plus ``lambda * T**2 *
+        F.kl_div(F.log_softmax(z[:, :K] / T, 1), F.softmax(t[:, :K] / T, 1),
+        reduction="batchmean")`` (tested in ``tests/test_peers_distillation.py``,
+        values and gradients of the torch module).
 
     References:
         Li & Hoiem, "Learning without Forgetting", ECCV 2016 / TPAMI 2018;

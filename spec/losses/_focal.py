@@ -1,14 +1,14 @@
 """Focal and robust classification losses: softmax focal, sigmoid (binary)
 focal, generalized cross-entropy and Poly-1 cross-entropy.
 
-Focal loss is five different losses in the libraries that ship it (see
-``shared/research/seg-losses.md`` B.6 and C.2): the meaning of a scalar
-``alpha`` (per-target alpha_t, "1 - alpha for class 0", a global scale), what
-``"mean"`` divides by (positions, or positions times classes), softmax versus
-one-vs-rest sigmoid, and three (four, with kornia's per-term form) focal
-factors for soft targets.  Each of those choices is a parameter here, named
-after what it does; the docstrings say which setting reproduces which
-library, and ``tests/test_peers_focal.py`` proves every stated equivalence.
+Focal loss is five different losses in the libraries that ship it: the
+meaning of a scalar ``alpha`` (per-target alpha_t, "1 - alpha for class 0", a
+global scale), what ``"mean"`` divides by (positions, or positions times
+classes), softmax versus one-vs-rest sigmoid, and three (four, with kornia's
+per-term form) focal factors for soft targets.  Each of those choices is a
+parameter here, named after what it does; the docstrings say which setting
+reproduces which library, and ``tests/test_peers_focal.py`` proves every
+stated equivalence.
 """
 
 from __future__ import annotations
@@ -289,10 +289,15 @@ def sigmoid_focal(
           soft_form="per_term"``, ``v`` as a ``sample_weight``, for ``"none"``,
           ``"mean"`` and ``"sum"``.
         * segmentation_models_pytorch ``FocalLoss("binary" | "multilabel",
-          alpha=a, gamma=g)`` = ``alpha=a, soft_form="exp_bce"``;
-          ``"multiclass"`` mode (one-vs-rest sigmoid) = the same on the
-          one-hot targets; ``class_weights=w`` (``"multilabel"``) =
-          ``sample_weight`` ``w_c * C / sum(w)`` along the class axis.
+          alpha=a, gamma=g, from_logits=f)`` = ``alpha=a, gamma=g,
+          from_logits=f, soft_form="exp_bce"`` (from probabilities with
+          ``epsilon=1e-7``, equal up to rounding: smp clamps and returns to
+          logits); ``"multiclass"`` mode (one-vs-rest sigmoid) = the same on
+          the one-hot targets, and with ``ignore_index=k`` it is our ``"sum"``
+          with the valid-position mask as ``sample_weight``, divided by C
+          times the number of valid positions; ``class_weights=w``
+          (``"multilabel"``) = ``sample_weight`` ``w_c * C / sum(w)`` along
+          the class axis.
         * ``gamma=0``, ``alpha=None``: ``binary_crossentropy`` with the same
           ``label_smoothing`` in every ``soft_form``; with ``pos_weight`` too
           in ``"per_term"`` (which weights only the positive term, as
@@ -378,7 +383,8 @@ def generalized_crossentropy(
         * ``keras.losses.CategoricalGeneralizedCrossEntropy(q=q)`` (Keras
           3.15.1: integer labels despite its name, probabilities, ``q`` in the
           open interval (0, 1), default 0.5) = ``from_logits=False, q=q`` with
-          integer labels, class axis -1.
+          integer labels (or their one-hot encoding), class axis -1; applied
+          to ``softmax(x)`` it equals ``from_logits=True, q=q`` on ``x``.
 
     References:
         Zhang, Sabuncu, "Generalized Cross Entropy Loss for Training Deep

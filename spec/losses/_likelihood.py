@@ -35,9 +35,11 @@ def gaussian_nll(ops: Ops, y_pred: Tensor, y_true: Tensor, *, var: Tensor, full:
             gradient with respect to ``var`` is not clamped, as in torch).
 
     Returns:
-        Elementwise losses; ``"mean"`` equals ``torch.nn.GaussianNLLLoss(full,
-        eps)`` with a variance of the input's shape (tested).  Keras has no
-        built-in counterpart.
+        Elementwise losses; every reduction equals
+        ``torch.nn.GaussianNLLLoss(full, eps, reduction)`` with a variance of
+        the input's shape, in values and in the gradients with respect to the
+        input and the variance (tested in ``tests/test_peers_likelihood.py``,
+        torch module).  Keras has no built-in counterpart.
 
     References:
         Nix & Weigend, "Estimating the mean and variance of the target

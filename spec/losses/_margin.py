@@ -7,6 +7,9 @@ hinge losses use TensorFlow's ``maximum(m, 0)``, which sends the gradient to
 ``m`` on a tie, so the peers differ exactly there; the peer tests pin both
 conventions and keep random margins away from 0, as do the parity samples
 (finite differences cannot resolve a kink).
+
+The tests named in the docstrings below (``test_*``) are in
+``tests/test_peers_margin_regression.py``.
 """
 
 from __future__ import annotations

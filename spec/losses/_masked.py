@@ -40,7 +40,8 @@ def _masked_doc(base: LossSpec) -> str:
         f"{indent}mask: extra input, position weights (0/1 or soft) with the shape of the loss elements.",
         "",
         "Returns:",
-        f"{indent}Weighted elements; with a mask of ones it equals ``{base.name}`` (tested).",
+        f"{indent}Weighted elements; with a mask of ones it equals ``{base.name}``",
+        f"{indent}(tested in ``tests/test_peers_masked.py``).",
     ]
     if references.strip():
         lines += ["", "References:", *references.strip("\n").splitlines()]

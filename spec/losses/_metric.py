@@ -5,6 +5,9 @@ Barlow Twins).
 Embeddings are ``(N, D)``: one row per sample, features on the last axis.
 Pairwise similarities are built by broadcasting (``(N, 1, D) * (1, N, D)``
 summed over ``D``), since the ops protocol has no matrix product.
+
+The peer equivalences marked "tested" below are proven in
+``tests/test_peers_metric_boxes.py`` for our torch module and our Keras loss.
 """
 
 from __future__ import annotations
@@ -153,10 +156,10 @@ def triplet_margin(
         swap: use the distance swap.
 
     Returns:
-        One loss per triplet, shape ``y_pred.shape[:-1]``; ``"mean"`` equals
-        ``torch.nn.TripletMarginLoss(margin, p, eps, swap)`` called as
-        ``(anchor, positive, negative)`` (tested, values and gradients with
-        respect to all three).
+        One loss per triplet, shape ``y_pred.shape[:-1]``; every reduction
+        equals ``torch.nn.TripletMarginLoss(margin, p, eps, swap, reduction)``
+        called as ``(anchor, positive, negative)`` (tested, values and
+        gradients with respect to all three).
 
     References:
         Schroff, Kalenichenko & Philbin, "FaceNet: A Unified Embedding for
@@ -199,10 +202,10 @@ def cosine_embedding(ops: Ops, y_pred: Tensor, y_true: Tensor, *, x2: Tensor, ma
         eps: :math:`\epsilon \ge 0` added to each squared norm.
 
     Returns:
-        One loss per pair, ``(N,)``; ``"mean"`` equals
-        ``torch.nn.CosineEmbeddingLoss(margin)`` called as ``(x1, x2, y)``
-        with the default ``eps`` (tested, values and gradients with respect
-        to ``x1`` and ``x2``).
+        One loss per pair, ``(N,)``; every reduction equals
+        ``torch.nn.CosineEmbeddingLoss(margin, reduction)`` called as
+        ``(x1, x2, y)`` with the default ``eps`` (tested, values and
+        gradients with respect to ``x1`` and ``x2``).
 
     References:
         The loss of ``torch.nn.CosineEmbeddingLoss``; cosine similarity for
@@ -241,8 +244,8 @@ def margin_ranking(ops: Ops, y_pred: Tensor, y_true: Tensor, *, x2: Tensor, marg
         margin: :math:`m` (any real; 0 is a plain hinge on the order).
 
     Returns:
-        Elementwise losses; ``"mean"`` equals
-        ``torch.nn.MarginRankingLoss(margin)`` called as ``(x1, x2, y)``,
+        Elementwise losses; every reduction equals
+        ``torch.nn.MarginRankingLoss(margin, reduction)`` called as ``(x1, x2, y)``,
         tied scores included (tested, values and gradients with respect to
         ``x1`` and ``x2``).
 

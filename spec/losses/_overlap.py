@@ -61,13 +61,16 @@ _ARGS_DOC = """
         ignore_index: pixels with this label are removed from both prediction
             and target statistics.
         squared: use :math:`\\sum p^2` and :math:`\\sum g^2` as volumes.
+"""
 
+_RETURNS_DOC = """
     Returns:
         One loss per sample ``(N,)``, or a scalar with ``batch=True``.
 
     Empty classes (no target, no prediction) score ``smooth_nr / smooth_dr``
     (loss 0 with the default equal smoothing); with a zero denominator the
     score is defined as 1 (loss 0, zero gradient), never NaN.
+
 """
 
 
@@ -278,6 +281,7 @@ def dice(
         \ell_c = 1 - \frac{2 I_c + s_{nr}}{P_c + G_c + s_{dr}}
 
     {args}
+    {returns}
     Equivalences (tested against MONAI 1.6 in ``tests/test_peers.py``):
     ``monai.losses.DiceLoss(softmax=True, to_onehot_y=True, smooth_nr=a,
     smooth_dr=b, batch=B, include_background=K, squared_pred=S)`` =
@@ -288,6 +292,12 @@ def dice(
     MONAI's ``weight=w`` averages ``w_c l_c`` over classes without dividing by
     :math:`\sum w`; with ``include_background=True`` ours equals it times
     :math:`C / \sum_c w_c`.
+    ``keras.losses.Dice(axis=A)`` (Keras 3.15.1, probabilities, channels
+    last) = ``from_logits=False, multilabel=True, class_axis=-1,
+    smooth_nr=0, smooth_dr=1e-7`` with ``batch=True`` when ``A`` includes
+    the batch axis (``A=None`` with one channel, or every axis but the
+    channel axis) and ``batch=False`` when it holds the other axes
+    (one channel) or the spatial axes.
 
     References:
         Milletari, Navab, Ahmadi, "V-Net: Fully Convolutional Neural Networks
@@ -318,8 +328,12 @@ def jaccard(
         \ell_c = 1 - \frac{I_c + s_{nr}}{P_c + G_c - I_c + s_{dr}}
 
     {args}
-    Equivalence (tested): ``monai.losses.DiceLoss(jaccard=True, smooth_nr=2a,
-    smooth_dr=2b, ...)`` = ``smooth_nr=a, smooth_dr=b``.
+    {returns}
+    Equivalence (tested against MONAI 1.6 in ``tests/test_peers.py``):
+    ``monai.losses.DiceLoss(softmax=True, to_onehot_y=True, jaccard=True,
+    smooth_nr=2a, smooth_dr=2b, batch=B, include_background=K,
+    squared_pred=S)`` = ``from_logits=True, smooth_nr=a, smooth_dr=b,
+    batch=B, include_background=K, squared=S`` (class axis 1, hard targets).
 
     References:
         Rahman, Wang, "Optimizing Intersection-Over-Union in Deep Neural
@@ -366,11 +380,16 @@ def tversky(
         alpha: weight of false positives.
         beta: weight of false negatives.
         gamma: focal exponent, > 0.
-
-    Equivalence (tested): ``monai.losses.TverskyLoss(alpha=a, beta=b, ...)`` =
-    ``alpha=a, beta=b, gamma=1`` with the same smoothing.  Keras 3.15.1
-    ``Tversky(alpha, beta)`` applies ``alpha`` to false negatives (a bug fixed
-    on Keras master).
+    {returns}
+    Equivalence (tested against MONAI 1.6 in ``tests/test_peers.py``):
+    ``monai.losses.TverskyLoss(softmax=True, to_onehot_y=True, alpha=a,
+    beta=b, smooth_nr=s, smooth_dr=t, batch=B, include_background=K)`` =
+    ``from_logits=True, alpha=a, beta=b, gamma=1, smooth_nr=s, smooth_dr=t,
+    batch=B, include_background=K`` (class axis 1, hard targets), also where
+    ``smooth_nr > smooth_dr`` makes MONAI's per-class loss negative.
+    ``keras.losses.Tversky(alpha=a, beta=b, axis=A)`` (Keras 3.15.1, which
+    weighs false negatives by ``alpha``) = ``alpha=b, beta=a, gamma=1``
+    with the settings given for ``keras.losses.Dice`` in :func:`dice`.
 
     References:
         Salehi, Erdogmus, Gholipour, "Tversky loss function for image
@@ -422,8 +441,9 @@ def generalized_dice(
     {args}
         weight_type: ``"square"``, ``"simple"`` or ``"uniform"``.
         weight_epsilon: :math:`\epsilon_w \ge 0` added to the volume term.
-
-    Equivalence (tested): ``monai.losses.GeneralizedDiceLoss(softmax=True,
+    {returns}
+    Equivalence (tested against MONAI 1.6 in ``tests/test_peers.py``):
+    ``monai.losses.GeneralizedDiceLoss(softmax=True,
     to_onehot_y=True, w_type=t, batch=B, include_background=K)`` =
     ``weight_type=t, weight_epsilon=0, batch=B, include_background=K``.
 
@@ -456,7 +476,7 @@ def generalized_dice(
 
 
 for _formula in (dice, jaccard, tversky, generalized_dice):
-    _formula.__doc__ = _formula.__doc__.replace("    {args}\n", _ARGS_DOC)
+    _formula.__doc__ = _formula.__doc__.replace("    {args}\n", _ARGS_DOC).replace("    {returns}\n", _RETURNS_DOC)
 
 _SEGMENTATION_INPUTS = CLASS_INPUTS
 

@@ -68,7 +68,8 @@ def missing_annotation_crossentropy(
 
     Returns:
         Weighted per-position losses.  With every class annotated it equals
-        ``torch.nn.CrossEntropyLoss()`` (tested).
+        ``torch.nn.CrossEntropyLoss()`` (tested in
+        ``tests/test_peers_partial_labels.py``, values and gradients).
 
     References:
         The seed's use case; the idea of ignoring background where unannotated
@@ -107,7 +108,8 @@ def marginal_crossentropy(ops: Ops, y_pred: Tensor, y_true: Tensor, *, labelled:
 
     Returns:
         Per-position losses; with every class annotated it equals
-        ``torch.nn.CrossEntropyLoss()`` (tested).
+        ``torch.nn.CrossEntropyLoss()`` (tested in
+        ``tests/test_peers_partial_labels.py``, values and gradients).
 
     References:
         Shi, Miao, Zhou et al., "Marginal loss and exclusion loss for partially

@@ -22,6 +22,7 @@ from typing import Any
 from spec.losses._classification import CLASS_AXIS, FROM_LOGITS
 from spec.losses._overlap import (
     _ARGS_DOC,
+    _RETURNS_DOC,
     _SEGMENTATION_INPUTS,
     OVERLAP_PARAMS,
     _class_average,
@@ -55,9 +56,9 @@ _COMMON_ARGS = """y_pred: logits or probabilities ``(N, C, *spatial)`` channels-
             than probabilities."""
 
 
-# The overlap losses' shared Args block, split so that a formula can add its own arguments before Returns.
-_OVERLAP_ARGS, _OVERLAP_RETURNS = _ARGS_DOC.strip("\n").split("\n\n    Returns:")
-_OVERLAP_RETURNS = "    Returns:" + _OVERLAP_RETURNS
+# The overlap losses' shared Args and Returns blocks; a formula adds its own arguments between them.
+_OVERLAP_ARGS = _ARGS_DOC.strip("\n")
+_OVERLAP_RETURNS = _RETURNS_DOC.strip("\n")
 
 
 def _with_common_args(formula: Any) -> Any:

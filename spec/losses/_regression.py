@@ -29,7 +29,7 @@ def mean_squared_error(ops: Ops, y_pred: Tensor, y_true: Tensor) -> Tensor:
     Returns:
         Elementwise losses with ``y_pred``'s shape; ``"mean"`` is the mean over
         all elements, as ``torch.nn.MSELoss()`` and
-        ``keras.losses.MeanSquaredError()`` (tested).
+        ``keras.losses.MeanSquaredError()`` (tested in ``tests/test_peers.py``).
     """
     error = y_pred - y_true
     return error * error
@@ -50,7 +50,7 @@ def mean_absolute_error(ops: Ops, y_pred: Tensor, y_true: Tensor) -> Tensor:
 
     Returns:
         Elementwise losses; ``"mean"`` equals ``torch.nn.L1Loss()`` and
-        ``keras.losses.MeanAbsoluteError()`` (tested).
+        ``keras.losses.MeanAbsoluteError()`` (tested in ``tests/test_peers.py``).
     """
     return ops.abs(y_pred - y_true)
 
@@ -70,7 +70,7 @@ def huber(ops: Ops, y_pred: Tensor, y_true: Tensor, *, delta: float) -> Tensor:
 
     Returns:
         Elementwise losses; ``"mean"`` equals ``torch.nn.HuberLoss(delta=d)``
-        and ``keras.losses.Huber(delta=d)`` (tested).
+        and ``keras.losses.Huber(delta=d)`` (tested in ``tests/test_peers.py``).
 
     References:
         Huber, "Robust Estimation of a Location Parameter", Ann. Math.

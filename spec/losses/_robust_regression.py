@@ -1,5 +1,9 @@
 """Elementwise regression losses beyond MSE/MAE/Huber: relative and
-logarithmic errors, smooth and robust penalties, quantiles."""
+logarithmic errors, smooth and robust penalties, quantiles.
+
+The tests named in the docstrings below (``test_*``) are in
+``tests/test_peers_margin_regression.py``.
+"""
 
 from __future__ import annotations
 

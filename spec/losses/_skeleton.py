@@ -233,7 +233,8 @@ def soft_dice_cldice(
         smooth_nr=n, smooth_dr=d, smooth=s, include_background=K,
         softmax=True, to_onehot_y=True)`` = ``iterations=i, alpha=a,
         smooth_nr=n, smooth_dr=d, smooth=s, include_background=K`` with
-        ``reduction="mean"`` (``sigmoid=True`` = ``multilabel=True``).
+        ``reduction="mean"`` (``sigmoid=True`` = ``multilabel=True``; no
+        activation = ``from_logits=False``).
         MONAI's ``"sum"`` adds a sum over images *and classes* of Dice to a
         sum over images of clDice, and its ``"none"`` cannot broadcast the
         two parts' shapes; neither is reproduced.
