@@ -186,7 +186,8 @@ class TorchOps(Ops):
     def ctc_loss(self, logits, labels, input_lengths, target_lengths, blank):
         # torch.compile cannot capture F.ctc_loss (data-dependent shapes): the
         # composite recursion, unrolled over the static frames, compiles
-        if composite_forced() or torch.compiler.is_compiling():
+        # and F.ctc_loss refuses an empty batch, which the recursion handles
+        if composite_forced() or torch.compiler.is_compiling() or logits.numel() == 0:
             return super().ctc_loss(logits, labels, input_lengths, target_lengths, blank)
         log_probs = F.log_softmax(logits, dim=2).transpose(0, 1)  # torch's kernel is time-major
         # zero_infinity: impossible samples get 0 and a zero gradient (the spec masks them)

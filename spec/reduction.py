@@ -13,7 +13,8 @@ single batch value for losses whose statistics pool the batch.  Then:
      formula returns :class:`Weighted` elements (class weights, ignored
      positions) the sum is divided by the total element weight instead, which
      is the rule of ``torch.nn.CrossEntropyLoss``; a total weight of 0 (every
-     position ignored) gives 0 with zero gradient, never NaN.
+     position ignored) gives 0 with zero gradient, never NaN.  An empty batch
+     averages to 0 as well (``spec.registry.evaluate`` sums its no elements).
    * ``"sum"`` -- the sum.
    * ``"none"`` -- the weighted elements themselves.
 """
@@ -146,11 +147,16 @@ def _per_sample(ops: Ops, elements: Tensor | Weighted | Fused, sample_weight: Te
     return safe_divide(ops, ops.sum(elements, axis=axes), ops.sum(weights, axis=axes))
 
 
+def _mean_or_zero(ops: Ops, values: Tensor) -> Tensor:
+    """The mean, and 0 for no element (an empty batch) where the mean is 0/0."""
+    return ops.sum(values) if 0 in ops.shape(values) else ops.mean(values)
+
+
 def _reduce_combined(ops: Ops, combined: Combined, sample_weight: Tensor | None, reduction: str) -> Tensor:
     if reduction == "none":
         parts = [(weight, _per_sample(ops, part, sample_weight)) for weight, part in combined.parts]
         if any(not ops.shape(value) for _, value in parts):  # a batch-level part: one value for all
-            parts = [(weight, ops.mean(value)) for weight, value in parts]
+            parts = [(weight, _mean_or_zero(ops, value)) for weight, value in parts]
     else:
         parts = [(weight, reduce_loss(ops, part, sample_weight, reduction)) for weight, part in combined.parts]
     total = None

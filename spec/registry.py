@@ -130,9 +130,16 @@ def evaluate(
     if "class_axis" in kwargs:
         kwargs["class_axis"] = prepared.class_axis
     kwargs.update(check_extras(ops, spec.name, spec.inputs, prepared.y_pred, extras or {}, prepared.class_axis))
+    empty = 0 in ops.shape(prepared.y_pred)
+    if empty and reduction != "none":
+        # An empty batch has no loss element: "mean" and "sum" are 0 with an empty gradient (Keras'
+        # sum_over_batch_size and torchvision's box losses give 0; a plain mean would be 0/0, and a
+        # batch-level statistic of no pixel is no loss either).
+        return ops.sum(prepared.y_pred)
     try:
         elements = spec.formula(ops, prepared.y_pred, prepared.y_true, **kwargs)
-        return reduce_loss(ops, elements, sample_weight, reduction)
+        value = reduce_loss(ops, elements, sample_weight, reduction)
+        return ops.sum(prepared.y_pred) if empty and not ops.shape(value) else value
     except (IndexError, RuntimeError):
         if prepared.is_labels and ops.index_ops_validate and check_values:
             # a native index op refused a label: name it in the spec's words

@@ -4,12 +4,22 @@ generalized_crossentropy, poly1_crossentropy), proven in values and gradients.
 Every test checks one "Equivalences (tested ...)" claim of those docstrings
 against the peer itself -- Keras 3 (``CategoricalFocalCrossentropy``,
 ``BinaryFocalCrossentropy``, ``CategoricalGeneralizedCrossEntropy``), MONAI
-``FocalLoss``, kornia ``focal_loss`` / ``binary_focal_loss_with_logits`` and
-segmentation_models_pytorch ``FocalLoss`` -- or against a formula written
-here from its published definition (torchvision's ``sigmoid_focal_loss``,
-which does not import beside torch 2.13 and is therefore not imported; the
-PolyLoss paper's reference code).  Our torch module and our Keras loss must
-both agree with the peer, in float64, on seeded random inputs.
+``FocalLoss``, kornia ``focal_loss`` / ``binary_focal_loss_with_logits``,
+segmentation_models_pytorch ``FocalLoss`` and torchvision 0.28.0's
+``sigmoid_focal_loss`` (its own code, loaded by
+``peer_libraries.torchvision_losses``: the package does not import beside
+torch 2.13) -- or against the PolyLoss paper's reference code, written out
+here.  Our torch module and our Keras loss must both agree with the peer, in
+float64, on seeded random inputs.
+
+torchvision computes ``1 - p_t`` from ``p = sigmoid(x)``, which cancels for
+confident logits (relative error ~1e-16 / (1 - p_t), on losses that shrink
+as (1 - p_t) ** gamma); ours takes ``1 - p`` as ``sigmoid(-x)``.  On the
+test's logits (normal, scale 2) the worst measured relative differences are
+2e-13 in values and 4e-14 in gradients (entries above 1e-3; 9e-16 absolute
+below), inside ``RTOL``.  Where ``1 - p_t`` rounds to 0 (|x| >= 38 on the
+target's side) torchvision's value is 0 and its gradient NaN for gamma < 1:
+a test of its own.
 
 Peer precision note: MONAI's ``FocalLoss`` casts its input to float32
 (``input.float()``) before computing, so the class is compared at a float32
@@ -41,13 +51,14 @@ import kornia.losses
 import monai.losses
 from monai.losses.focal_loss import sigmoid_focal_loss as monai_sigmoid_focal
 from monai.losses.focal_loss import softmax_focal_loss as monai_softmax_focal
-from peer_libraries import smp_losses
+from peer_libraries import smp_losses, torchvision_losses
 
 import keras
 import tensorflow as tf
 
 import losses_tf
 import losses_torch
+from spec import registry
 
 import autodiff
 from autodiff import tf_value_and_grad, torch_value_and_grad
@@ -357,40 +368,59 @@ def test_focal_gamma_zero_is_categorical_crossentropy(ignore_index, target, labe
 
 # --------------------------------------------------------------------------- 5. torchvision sigmoid_focal_loss
 
-
-def torchvision_sigmoid_focal_loss(inputs, targets, alpha: float = 0.25, gamma: float = 2.0, reduction="none"):
-    """torchvision.ops.sigmoid_focal_loss as documented (torchvision is not importable beside torch 2.13)."""
-    p = torch.sigmoid(inputs)
-    ce_loss = F.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
-    p_t = p * targets + (1 - p) * (1 - targets)
-    loss = ce_loss * ((1 - p_t) ** gamma)
-    if alpha >= 0:
-        alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
-        loss = alpha_t * loss
-    if reduction == "mean":
-        return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
-
-
 BINARY_SHAPES = {"vector": (6, 3), "map2d": (2, 3, 4, 5)}
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 @pytest.mark.parametrize("targets", ["hard", "soft"])
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
-@pytest.mark.parametrize("alpha", [0.25, 0.6, -1.0])
+@pytest.mark.parametrize("alpha", [0.25, 0.6, 0.0, 1.0, -1.0])
 @pytest.mark.parametrize("layout", sorted(BINARY_SHAPES))
 def test_torchvision_sigmoid_focal_loss(layout, alpha, gamma, targets, reduction):
+    """torchvision 0.28.0's own ``sigmoid_focal_loss``; its ``alpha=-1`` (the only value outside
+    [0, 1] it accepts) is our ``alpha=None``."""
     shape = BINARY_SHAPES[layout]
     rng = _rng("torchvision", layout, alpha, gamma, targets, reduction)
     x = rng.normal(size=shape) * 2.0
     t = _binary_targets(rng, shape, targets)
     cotangent = rng.normal(size=shape) if reduction == "none" else None
     t_t = torch.as_tensor(t)
-    peer = torch_value_and_grad(lambda z: torchvision_sigmoid_focal_loss(z, t_t, alpha, gamma, reduction), x,
+    focal = torchvision_losses().sigmoid_focal_loss
+    peer = torch_value_and_grad(lambda z: focal(z, t_t, alpha=alpha, gamma=gamma, reduction=reduction), x,
                                 cotangent=cotangent)
     check_both("SigmoidFocalLoss", x, t, peer, labels=False, reduction=reduction, cotangent=cotangent,
                alpha=alpha if alpha >= 0 else None, gamma=gamma, soft_form="p_t")
+
+
+def test_torchvision_sigmoid_focal_defaults_are_our_torchvision_preset():
+    """``sigmoid_focal_loss(x, t)`` (alpha 0.25, gamma 2, no reduction) = the registry's "torchvision" preset."""
+    rng = _rng("torchvision-defaults")
+    x, t = rng.normal(size=(4, 3)) * 2.0, _binary_targets(rng, (4, 3), "hard")
+    t_t = torch.as_tensor(t)
+    cotangent = rng.normal(size=(4, 3))
+    peer = torch_value_and_grad(lambda z: torchvision_losses().sigmoid_focal_loss(z, t_t), x, cotangent=cotangent)
+    preset = registry.get("sigmoid_focal").presets["torchvision"]
+    check_both("SigmoidFocalLoss", x, t, peer, labels=False, reduction="none", cotangent=cotangent, **preset)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_sigmoid_focal_is_finite_where_torchvision_saturates(gamma):
+    """Confident correct logits (|x| >= 38 with the matching 0/1 target): torchvision's
+    ``1 - p_t`` from ``p = sigmoid(x)`` rounds to 0, so its value is 0 and, for gamma < 1, its
+    gradient is NaN (0 ** (gamma - 1) times 0).  Ours takes ``1 - p`` as ``sigmoid(-x)``: a
+    finite gradient and the true tiny value (below 1e-20 here), which no setting changes."""
+    x = np.array([[-50.0, -38.0, 38.0, 50.0, -3.0, 3.0]])
+    t = np.array([[0.0, 0.0, 1.0, 1.0, 0.0, 1.0]])
+    t_t = torch.as_tensor(t)
+    value, grad = torch_value_and_grad(lambda z: torchvision_losses().sigmoid_focal_loss(z, t_t, gamma=gamma), x)
+    assert (value[0, :4] == 0.0).all()
+    assert np.isnan(grad[0, :4]).all() if gamma < 1.0 else np.isfinite(grad).all()
+    for ours_value, ours_grad in ours_both_channels_first("SigmoidFocalLoss", x, t, labels=False, reduction="none",
+                                                          cotangent=np.ones_like(x), alpha=0.25, gamma=gamma):
+        assert np.isfinite(ours_grad).all() and (0.0 < ours_value[0, :4]).all() and (ours_value[0, :4] < 1e-20).all()
+        # the unsaturated entries agree as in the test above
+        np.testing.assert_allclose(ours_value[0, 4:], value[0, 4:], rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(ours_grad[0, 4:], grad[0, 4:], rtol=RTOL, atol=ATOL)
 
 
 # --------------------------------------------------------------------------- 6. Keras BinaryFocalCrossentropy

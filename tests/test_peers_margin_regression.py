@@ -36,9 +36,15 @@ Peer behaviours that no parameter setting reproduces (each one measured here):
   unclamped norm, which is not the derivative of its own value
   (``test_torch_cosine_similarity_norm_below_epsilon``).  Ours and Keras'
   differentiate the clamped value.
-* torch's ``MultiMarginLoss`` accepts only ``(N, C)``/``(C,)`` scores and
-  ``MultiLabelSoftMarginLoss`` always averages the *last* axis; ours take any
-  class axis (compared at the axis torch uses).
+* torch's ``MultiMarginLoss`` and ``MultiLabelMarginLoss`` accept only
+  ``(N, C)``/``(C,)`` scores and ``MultiLabelSoftMarginLoss`` always averages
+  the *last* axis; ours take any class axis (compared at the axis torch uses).
+* torch's ``HingeEmbeddingLoss`` passes the gradient through its kink
+  ``y_pred == margin`` (``clamp_min``), ours gives 0 there
+  (``test_hinge_embedding_kink_gradient``).
+* torch's ``MultiLabelMarginLoss`` takes class indices padded with -1 and
+  counts a repeated index twice; ours takes multi-hot rows
+  (``test_torch_multilabel_margin_counts_a_repeated_class_twice``).
 * Keras' ``CategoricalHinge`` takes the maximum over all classes with the true
   class' score zeroed, not over the wrong classes (kept as Keras defines it:
   there is no Crammer-Singer setting).
@@ -357,6 +363,80 @@ def test_torch_multilabel_soft_margin_channels_first():
     y = rng.integers(0, 2, (8, 5)).astype(np.float64)
     peer = torch_peer(torch.nn.MultiLabelSoftMarginLoss(), x, y)
     assert_same(ours_torch("MultilabelSoftMarginLoss", x, y), peer)
+
+
+# --------------------------------------------------------------------------- 5b. torch HingeEmbeddingLoss
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("targets", ["signed", "mixed"])
+@pytest.mark.parametrize("margin", [1.0, 0.3, 2.5])
+@pytest.mark.parametrize("layout", sorted(SHAPES))
+def test_torch_hinge_embedding(layout, margin, targets, reduction):
+    """"mixed" targets also hold 0 and 0.5, which torch (and ours) give both terms."""
+    shape = SHAPES[layout]
+    rng = _rng("hinge-embedding", layout, margin, targets, reduction)
+    values = [-1.0, 1.0] if targets == "signed" else [-1.0, 0.0, 0.5, 1.0]
+    y = rng.choice(values, shape)
+    x = _away_from_zero(rng, lambda: rng.normal(0.5, 2.0, shape), lambda x: np.abs(margin - x))
+    peer = torch_peer(torch.nn.HingeEmbeddingLoss(margin=margin, reduction=reduction), x, y)
+    params = dict(margin=margin, reduction=reduction)
+    assert_same(ours_torch("HingeEmbeddingLoss", x, y, **params), peer, what="torch")
+    assert_same(ours_keras("HingeEmbeddingLoss", x, y, **params), peer, what="keras")
+
+
+def test_hinge_embedding_kink_gradient():
+    """At y_pred == margin with y = -1 torch's clamp_min passes the tie (gradient -1); ours gives 0."""
+    x = np.array([1.0, 0.25, 2.0])
+    y = np.array([-1.0, -1.0, 1.0])
+    peer = torch_peer(torch.nn.HingeEmbeddingLoss(reduction="sum"), x, y)
+    ours = ours_torch("HingeEmbeddingLoss", x, y, reduction="sum")
+    np.testing.assert_allclose(ours[0], peer[0], rtol=RTOL, atol=ATOL)
+    np.testing.assert_array_equal(peer[1], [-1.0, -1.0, 1.0])
+    np.testing.assert_array_equal(ours[1], [0.0, -1.0, 1.0])
+
+
+# --------------------------------------------------------------------------- 5c. torch MultiLabelMarginLoss
+
+
+def _torch_multilabel_indices(multi_hot: np.ndarray) -> np.ndarray:
+    """torch's target form: each row's target classes, in a shuffled order, then -1 padding."""
+    rng = np.random.default_rng(0)
+    indices = np.full(multi_hot.shape, -1, dtype=np.int64)
+    for row, hot in enumerate(multi_hot):
+        classes = rng.permutation(np.flatnonzero(hot))
+        indices[row, : len(classes)] = classes
+    return indices
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("density", [0.2, 0.5, 0.8])
+def test_torch_multilabel_margin(density, reduction):
+    """Rows 0 and 1 have no target class and every class a target: loss 0, as in torch."""
+    rng = _rng("multilabel-margin", density, reduction)
+    shape = (9, 5)
+    multi_hot = (rng.random(shape) < density).astype(np.float64)
+    multi_hot[0], multi_hot[1] = 0.0, 1.0
+    pairs = (multi_hot[:, :, None] == 1.0) & (multi_hot[:, None, :] == 0.0)
+
+    def distance(x):  # every (target j, non-target i) violation 1 - x_j + x_i away from its kink
+        violation = 1.0 - x[:, :, None] + x[:, None, :]
+        return np.where(pairs, np.abs(violation), 1.0)
+
+    x = _away_from_zero(rng, lambda: rng.normal(0.0, 1.5, shape), distance)
+    peer = torch_peer(torch.nn.MultiLabelMarginLoss(reduction=reduction), x, _torch_multilabel_indices(multi_hot))
+    assert_same(ours_torch("MultilabelMarginLoss", x, multi_hot, reduction=reduction), peer, what="torch")
+    assert_same(ours_keras("MultilabelMarginLoss", x, multi_hot, reduction=reduction), peer, what="keras")
+
+
+def test_torch_multilabel_margin_counts_a_repeated_class_twice():
+    """A class listed twice in torch's index target counts twice there; a multi-hot row holds it once."""
+    x = np.array([[0.2, 0.9, -0.4, 0.1]])
+    once = torch_peer(torch.nn.MultiLabelMarginLoss(reduction="sum"), x, np.array([[1, -1, -1, -1]]))
+    twice = torch_peer(torch.nn.MultiLabelMarginLoss(reduction="sum"), x, np.array([[1, 1, -1, -1]]))
+    ours = ours_torch("MultilabelMarginLoss", x, np.array([[0.0, 1.0, 0.0, 0.0]]), reduction="sum")
+    np.testing.assert_allclose(ours[0], once[0], rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(twice[0], 2.0 * once[0], rtol=RTOL, atol=ATOL)
 
 
 # --------------------------------------------------------------------------- 6. KL divergence

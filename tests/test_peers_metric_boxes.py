@@ -15,17 +15,21 @@ Tolerances:
   (``COMPUTE_DTYPE``): coordinates up to ~20 carry float32 rounding of 1e-6,
   and values and gradients follow it (measured: 9e-7 absolute, 3e-6
   relative on entries above 1e-2), hence ``rtol = 1e-5``, ``atol = 2e-6``.
-* The torchvision box losses are written out here from their definition
-  (torchvision is not installed): ``_torchvision_giou``/``_diou``/``_ciou``
-  keep its conventions -- eps on the union, the enclosing area, the squared
-  diagonal and alpha's denominator; intersection only where both sides are
-  positive; ``torch.min``/``torch.max`` of two tensors (ties split the
-  gradient); ``atan(w / h)``; alpha under ``no_grad``.
+* The torchvision box losses are torchvision 0.28.0's own code
+  (``generalized_box_iou_loss``, ``distance_box_iou_loss``,
+  ``complete_box_iou_loss``, loaded by ``peer_libraries.torchvision_losses``:
+  the package does not import beside torch 2.13), in float64 at
+  ``RTOL``/``ATOL``: every reduction it has, boxes ``(N, 4)`` and
+  ``(B, N, 4)``, gradients with respect to both box sets.  Worst measured
+  relative differences: values 2e-16, gradients 3e-15 (rounding of the same
+  float64 formula).  Its CIoU uses ``eps`` only in alpha's denominator (its
+  DIoU part always takes 1e-7), so CIoU is compared at the default eps; the
+  difference at other eps, which no setting of ours reproduces, is a test of
+  its own.
 """
 
 from __future__ import annotations
 
-import math
 import zlib
 from functools import partial
 
@@ -37,6 +41,7 @@ import torch
 
 import losses_torch
 import monai.losses
+from peer_libraries import torchvision_losses
 
 import keras
 import tensorflow as tf
@@ -259,53 +264,18 @@ def test_barlow_twins_needs_two_samples_and_refuses_sample_weights():
         losses_torch.BarlowTwinsLoss()(torch.randn(4, 3), torch.randn(4, 3), sample_weight=torch.ones(4))
 
 
-# --------------------------------------------------------------------------- boxes: torchvision's definitions
+# --------------------------------------------------------------------------- boxes: torchvision 0.28.0
 
 
-def _torchvision_iou_parts(pred: torch.Tensor, target: torch.Tensor, eps: float):
-    x1, y1, x2, y2 = pred.unbind(-1)
-    gx1, gy1, gx2, gy2 = target.unbind(-1)
-    left, top = torch.max(x1, gx1), torch.max(y1, gy1)
-    right, bottom = torch.min(x2, gx2), torch.min(y2, gy2)
-    positive = (right > left) & (bottom > top)
-    intersection = torch.where(positive, (right - left) * (bottom - top), torch.zeros_like(x1))
-    union = (x2 - x1) * (y2 - y1) + (gx2 - gx1) * (gy2 - gy1) - intersection
-    iou = intersection / (union + eps)
-    c_left, c_top = torch.min(x1, gx1), torch.min(y1, gy1)
-    c_right, c_bottom = torch.max(x2, gx2), torch.max(y2, gy2)
-    return iou, union, (c_left, c_top, c_right, c_bottom)
+def _torchvision() -> dict:
+    tv = torchvision_losses()
+    return {
+        "giou": tv.generalized_box_iou_loss,
+        "diou": tv.distance_box_iou_loss,
+        "ciou": tv.complete_box_iou_loss,
+    }
 
 
-def _torchvision_giou(pred: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
-    iou, union, (cl, ct, cr, cb) = _torchvision_iou_parts(pred, target, eps)
-    area = (cr - cl) * (cb - ct)
-    return 1 - (iou - (area - union) / (area + eps))
-
-
-def _torchvision_diou(pred: torch.Tensor, target: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    iou, _, (cl, ct, cr, cb) = _torchvision_iou_parts(pred, target, eps)
-    diagonal = (cr - cl) ** 2 + (cb - ct) ** 2 + eps
-    x1, y1, x2, y2 = pred.unbind(-1)
-    gx1, gy1, gx2, gy2 = target.unbind(-1)
-    centre = ((x1 + x2) / 2 - (gx1 + gx2) / 2) ** 2 + ((y1 + y2) / 2 - (gy1 + gy2) / 2) ** 2
-    return 1 - iou + centre / diagonal, iou
-
-
-def _torchvision_ciou(pred: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
-    diou, iou = _torchvision_diou(pred, target, eps)
-    x1, y1, x2, y2 = pred.unbind(-1)
-    gx1, gy1, gx2, gy2 = target.unbind(-1)
-    v = (4 / math.pi**2) * (torch.atan((gx2 - gx1) / (gy2 - gy1)) - torch.atan((x2 - x1) / (y2 - y1))) ** 2
-    with torch.no_grad():
-        alpha = v / (1 - iou + v + eps)
-    return diou + alpha * v
-
-
-TORCHVISION = {
-    "giou": _torchvision_giou,
-    "diou": lambda p, t, e: _torchvision_diou(p, t, e)[0],
-    "ciou": _torchvision_ciou,
-}
 CLASSES = {"giou": "GiouLoss", "diou": "DiouLoss", "ciou": "CiouLoss"}
 
 
@@ -328,19 +298,66 @@ def _box_pairs(rng: np.random.Generator, *, zero_width: bool) -> tuple[np.ndarra
     return pred, target
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("eps", [1e-7, 2.0**-23, 0.5])
-@pytest.mark.parametrize("name", ["giou", "diou", "ciou"])
-def test_box_losses_equal_torchvision_definitions(name, eps, reduction):
-    rng = _rng("boxes", name, eps, reduction)
-    pred, target = _box_pairs(rng, zero_width=True)
+# torchvision's default eps, float32's epsilon (MONAI's) and a large one; CIoU only at the default, see below
+BOX_EPS = [1e-7, 2.0**-23, 0.5]
+BOX_CASES = [(name, eps) for name in ("giou", "diou") for eps in BOX_EPS] + [("ciou", 1e-7)]
+# one box per row, or boxes with a leading batch axis (torchvision unbinds the last axis either way)
+BOX_LAYOUTS = {"flat": (10, 4), "batched": (2, 5, 4)}
 
-    reduce = {"mean": torch.mean, "sum": torch.sum, "none": lambda v: v}[reduction]
-    peer = torch_value_and_grad(lambda p, t: reduce(TORCHVISION[name](p, t, eps)), pred, target)
+
+@pytest.mark.parametrize("layout", sorted(BOX_LAYOUTS))
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(("name", "eps"), BOX_CASES)
+def test_box_losses_equal_torchvision(name, eps, reduction, layout):
+    """torchvision's own ``generalized/distance/complete_box_iou_loss(boxes1=pred, boxes2=target,
+    reduction, eps)``; gradients with respect to both box sets."""
+    rng = _rng("boxes", name, eps, reduction)
+    pred, target = (a.reshape(BOX_LAYOUTS[layout]) for a in _box_pairs(rng, zero_width=True))
+    peer_fn = _torchvision()[name]
+    peer = torch_value_and_grad(lambda p, t: peer_fn(p, t, reduction=reduction, eps=eps), pred, target)
     ours = getattr(losses_torch, CLASSES[name])(eps=eps, reduction=reduction)
     assert_same(torch_value_and_grad(ours, pred, target), peer, what="torch")
     keras_loss = getattr(losses_tf, CLASSES[name])(eps=eps, reduction=KERAS_REDUCTION[reduction], dtype="float64")
     assert_same(tf_value_and_grad(lambda p, t: keras_loss(t, p), pred, target), peer, what="keras")
+
+
+@pytest.mark.parametrize("eps", [2.0**-23, 0.5])
+def test_torchvision_ciou_keeps_eps_1e7_in_its_diou_part(eps):
+    """``complete_box_iou_loss`` calls ``_diou_iou_loss(boxes1, boxes2)`` without its ``eps``:
+    the IoU and the DIoU penalty always use 1e-7, only alpha's denominator uses ``eps``.  Ours
+    uses ``eps`` in all three, so away from eps = 1e-7 no setting of ours reproduces it.
+
+    Same-aspect boxes (v = 0, the alpha term vanishes) show where ``eps`` goes: torchvision at
+    ``eps`` is ours at 1e-7, not ours at ``eps``.  Boxes of differing aspect need 1e-7 in the
+    IoU and ``eps`` in alpha, and differ from ours at either.
+    """
+    rng = _rng("ciou-eps", eps)
+    corner, size = rng.uniform(0.0, 10.0, (8, 2)), rng.uniform(1.0, 5.0, (8, 2))
+    target = np.concatenate([corner, corner + size], axis=1)
+    corner = corner + rng.normal(0.0, 0.6, (8, 2))
+    same_aspect = np.concatenate([corner, corner + size * rng.uniform(0.6, 1.5, (8, 1))], axis=1)
+    other_aspect = np.concatenate([corner, corner + size * rng.uniform(0.6, 1.5, (8, 2))], axis=1)
+    peer_fn = _torchvision()["ciou"]
+
+    def peer(pred):
+        return torch_value_and_grad(lambda p, t: peer_fn(p, t, eps=eps), pred, target)
+
+    def ours(pred, e):
+        return torch_value_and_grad(losses_torch.CiouLoss(eps=e, reduction="none"), pred, target)
+
+    assert_same(ours(same_aspect, 1e-7), peer(same_aspect), what="v = 0, ours at 1e-7")
+    keras_loss = losses_tf.CiouLoss(eps=1e-7, reduction=None, dtype="float64")
+    keras = tf_value_and_grad(lambda p, t: keras_loss(t, p), same_aspect, target)
+    assert_same(keras, peer(same_aspect), what="v = 0, keras at 1e-7")
+
+    def relative(a, b):
+        return float(np.max(np.abs(a[0] - b[0]) / np.abs(b[0])))
+
+    # beyond this module's tolerance by a margin; measured (max relative value difference): v = 0, ours at eps:
+    # 1e-8 (eps = 2**-23), 0.06 (0.5); v > 0, ours at eps: 3e-9, 0.22; ours at 1e-7: 1.1e-10, 2.6e-3
+    assert relative(ours(same_aspect, eps), peer(same_aspect)) > 10 * RTOL
+    for e in (eps, 1e-7):
+        assert relative(ours(other_aspect, e), peer(other_aspect)) > 10 * RTOL, e
 
 
 def test_ciou_is_finite_where_torchvision_divides_by_a_zero_height():
@@ -348,11 +365,13 @@ def test_ciou_is_finite_where_torchvision_divides_by_a_zero_height():
     box a NaN value); ours takes the limit from h > 0 and stays finite."""
     pred = np.array([[1.0, 2.0, 4.0, 2.0], [1.0, 1.0, 1.0, 1.0]])  # zero height; a point
     target = np.array([[0.0, 0.0, 3.0, 3.0], [0.5, 0.5, 2.0, 3.0]])
-    peer_value, peer_grads = torch_value_and_grad(lambda p, t: _torchvision_ciou(p, t, 1e-7), pred, target)
-    assert np.isnan(peer_value[1]) and np.isnan(peer_grads[0][0]).any()
+    peer_value, peer_grads = torch_value_and_grad(_torchvision()["ciou"], pred, target)
+    assert np.isnan(peer_value[1]) and np.isnan(peer_grads[0][0]).all()
     value, grads = torch_value_and_grad(losses_torch.CiouLoss(reduction="none"), pred, target)
     assert np.isfinite(value).all() and all(np.isfinite(g).all() for g in grads)
     np.testing.assert_allclose(value[0], peer_value[0], rtol=RTOL)  # the value agrees where defined
+    # and so does the gradient with respect to the target, whose height is positive
+    np.testing.assert_allclose(grads[1][0], peer_grads[1][0], rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -382,8 +401,8 @@ def test_giou_touching_boxes_follow_torchvision_not_monai():
     target, pred = np.array([[0.0, 0.0, 2.0, 3.0]]), np.array([[2.0, 1.0, 4.0, 3.0]])
     monai_value, monai_grads = torch_value_and_grad(monai.losses.giou_loss.BoxGIoULoss(), pred, target)
     ours = torch_value_and_grad(losses_torch.GiouLoss(eps=2.0**-23), pred, target)
-    # torchvision's loss is per box, (1,); ours is their mean, (): the same single number
-    torchvision = torch_value_and_grad(lambda p, t: _torchvision_giou(p, t, 2.0**-23).mean(), pred, target)
+    giou = _torchvision()["giou"]
+    torchvision = torch_value_and_grad(lambda p, t: giou(p, t, reduction="mean", eps=2.0**-23), pred, target)
     assert_same(ours, torchvision, what="torchvision")
     np.testing.assert_allclose(ours[0], monai_value, rtol=MONAI_F32_RTOL)
     assert abs(monai_grads[0][0, 0] - 0.2) < 1e-6 and abs(ours[1][0][0, 0] - 1.0 / 6.0) < 1e-6

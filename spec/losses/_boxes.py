@@ -15,7 +15,8 @@ gradient.
 
 The equivalences marked "tested" below are proven in
 ``tests/test_peers_metric_boxes.py`` (every reduction, our torch module and
-our Keras loss).
+our Keras loss), those with torchvision against the code of torchvision
+0.28.0 itself (``torchvision.ops``, loaded without importing the package).
 """
 
 from __future__ import annotations
@@ -161,8 +162,11 @@ def giou(ops: Ops, y_pred: Tensor, y_true: Tensor, *, eps: float) -> Tensor:
 
     Returns:
         One loss per box, ``y_pred.shape[:-1]``, in :math:`[0, 2)`.  Equals
-        torchvision's ``generalized_box_iou_loss(eps=eps)`` (its formula,
-        written out in the test: torchvision is not installed) and
+        torchvision 0.28.0's ``generalized_box_iou_loss(y_pred, y_true,
+        reduction=r, eps=eps)`` for any ``eps`` and each of its reductions
+        (``"none"``, ``"mean"``, ``"sum"``: ours of the same name), boxes
+        ``(N, 4)`` or ``(B, N, 4)``, float64 to rounding, gradients with
+        respect to both box sets (tested against its code), and
         ``monai.losses.BoxGIoULoss()`` with ``eps=2**-23`` (float32's epsilon;
         MONAI computes in float32, so that check holds to float32 precision)
         (tested, values and gradients).  One MONAI difference no setting
@@ -200,9 +204,12 @@ def diou(ops: Ops, y_pred: Tensor, y_true: Tensor, *, eps: float) -> Tensor:
             (torchvision's ``1e-7``).
 
     Returns:
-        One loss per box, ``y_pred.shape[:-1]``.  Equals torchvision's
-        ``distance_box_iou_loss(eps=eps)`` (its formula, written out in the
-        test: torchvision is not installed) (tested, values and gradients).
+        One loss per box, ``y_pred.shape[:-1]``.  Equals torchvision
+        0.28.0's ``distance_box_iou_loss(y_pred, y_true, reduction=r,
+        eps=eps)`` for any ``eps`` and each of its reductions (``"none"``,
+        ``"mean"``, ``"sum"``: ours of the same name), boxes ``(N, 4)`` or
+        ``(B, N, 4)``, float64 to rounding, gradients with respect to both
+        box sets (tested against its code).
 
     References:
         Zheng et al., "Distance-IoU Loss: Faster and Better Learning for
@@ -236,11 +243,18 @@ def ciou(ops: Ops, y_pred: Tensor, y_true: Tensor, *, eps: float) -> Tensor:
             :math:`\alpha`'s denominator (torchvision's ``1e-7``).
 
     Returns:
-        One loss per box, ``y_pred.shape[:-1]``.  Equals torchvision's
-        ``complete_box_iou_loss(eps=eps)`` (its formula, written out in the
-        test: torchvision is not installed) for boxes of positive height
-        (tested, values and gradients); torchvision's value or gradient is
-        NaN for zero-height boxes, this one is finite.
+        One loss per box, ``y_pred.shape[:-1]``.  Equals torchvision
+        0.28.0's ``complete_box_iou_loss(y_pred, y_true, reduction=r)`` at
+        its default ``eps=1e-7`` for boxes of positive height, each of its
+        reductions (``"none"``, ``"mean"``, ``"sum"``: ours of the same
+        name), boxes ``(N, 4)`` or ``(B, N, 4)``, float64 to rounding,
+        gradients with respect to both box sets (tested against its code).
+        At another ``eps`` no setting of this loss reproduces torchvision's:
+        it passes ``eps`` only to alpha's denominator and keeps 1e-7 in the
+        IoU and the DIoU penalty (tested; relative differences 1e-10 at
+        ``eps=2**-23``, up to 0.2 at ``eps=0.5``).  torchvision's gradient is
+        NaN for a zero-height box and its value NaN for a zero-size one; this
+        one is finite (tested).
 
     References:
         Zheng et al., "Distance-IoU Loss: Faster and Better Learning for

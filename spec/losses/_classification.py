@@ -86,7 +86,8 @@ def categorical_crossentropy(
     Returns:
         Per-position losses ``(N, ...)`` before reduction.
 
-    Equivalences (tested in ``tests/test_peers.py``):
+    Equivalences (tested in ``tests/test_peers.py``; NLLLoss and smp in
+    ``tests/test_peers_classification_libraries.py``):
         * ``torch.nn.CrossEntropyLoss(weight=w, ignore_index=k, label_smoothing=e)``
           with integer targets = ``from_logits=True, class_weights=w,
           ignore_index=k, label_smoothing=e``, class axis 1.  torch's default
@@ -103,6 +104,27 @@ def categorical_crossentropy(
         * Keras with ``sample_weight=w[y]`` (``sum_over_batch_size``) =
           ``sample_weight=w[y]`` here, not ``class_weights=w``, which
           normalises by the total weight like torch.
+        * ``torch.nn.NLLLoss(weight=w, ignore_index=k, reduction=r)`` on
+          log-probabilities ``log p`` = ``from_logits=True, class_weights=w,
+          ignore_index=k`` on ``log p``, or ``from_logits=False`` on
+          ``exp(log p)`` while the target's probability lies in
+          ``[epsilon, 1 - epsilon]``, every reduction, in values.  Gradients:
+          NLL's w.r.t. its input is ``-w_y onehot / W``, ours ``w_y (p -
+          onehot) / W`` (``W`` the total target weight for ``"mean"``, 1
+          otherwise); they agree w.r.t. ``z`` when ``log p = log_softmax(z)``
+          (our input ``log p``, or ``exp(log p)``).
+          Not reproduced: NLL on inputs that are not log-probabilities (ours
+          normalises them), and its NaN ``"mean"`` when every position is
+          ignored (ours 0).
+        * smp 0.6.0 ``SoftCrossEntropyLoss(smooth_factor=s, ignore_index=k,
+          reduction=r, dim=d)`` = ``from_logits=True, label_smoothing=s``, class
+          axis ``d``, with ``sample_weight = (labels != k)`` and the ignored
+          labels replaced by any class, every reduction: smp's ``"mean"``
+          divides by all positions, ignored ones included, i.e. it is the
+          ``ignore_index=k`` mean times the valid fraction.  ``"sum"`` and
+          ``"none"`` also equal ``ignore_index=k`` (smp's ``"none"`` keeps a
+          size-1 class axis when ``ignore_index`` is set).  smp's default
+          ``smooth_factor=None`` raises ``TypeError``; ``s > 1`` is rejected here.
 
     References:
         Label smoothing: Szegedy et al., "Rethinking the Inception Architecture
@@ -175,11 +197,29 @@ def binary_crossentropy(
     Returns:
         Elementwise losses with ``y_pred``'s shape.
 
-    Equivalences (tested in ``tests/test_peers.py``, hard and soft targets):
-    ``torch.nn.BCEWithLogitsLoss(pos_weight=w)`` = ``from_logits=True,
-    pos_weight=w`` (a float or one value per class, class axis 1);
-    ``keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=e)`` =
-    ``from_logits=True, label_smoothing=e``.
+    Equivalences (tested on hard and soft targets in ``tests/test_peers.py``;
+    BCELoss and smp in ``tests/test_peers_classification_libraries.py``):
+        * ``torch.nn.BCEWithLogitsLoss(pos_weight=w)`` = ``from_logits=True,
+          pos_weight=w`` (a float or one value per class, class axis 1).
+        * ``keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=e)``
+          = ``from_logits=True, label_smoothing=e``.
+        * ``torch.nn.BCELoss(weight=w, reduction=r)`` on probabilities =
+          ``from_logits=False, epsilon=e`` with ``sample_weight`` = ``w``
+          broadcast to the input's shape, every reduction, values and
+          gradients, wherever ``e <= p`` and ``e <= 1 - p``.  Outside that
+          range each term stays at ``-log(e)`` with zero gradient (16.12 for the
+          default ``1e-7``) where torch's ``-log p`` grows up to 100.
+          ``epsilon=exp(-100)`` is torch's clamp of the log at -100 (float64):
+          the values then agree for every ``p`` in ``[0, 1]``, the gradients
+          where ``p (1 - p) >= 1e-11`` (torch divides its gradient by
+          ``max(p (1 - p), 1e-12)``).
+        * smp 0.6.0 ``SoftBCEWithLogitsLoss(weight=w, pos_weight=q,
+          smooth_factor=s, ignore_index=k, reduction=r)`` = ``from_logits=True,
+          pos_weight=q, label_smoothing=2 s`` with ``sample_weight`` = ``w``
+          broadcast times ``(y != k)`` and the ignored targets replaced by 0
+          (smp's ``"mean"`` counts the ignored elements), every reduction.
+          ``s > 0.5`` would need ``label_smoothing > 1``, rejected here; smooth
+          the targets beforehand instead.
     """
     targets = y_true if not label_smoothing else y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
     if from_logits:

@@ -268,10 +268,16 @@ def sigmoid_focal(
         every element (torchvision, MONAI, kornia, smp and Keras alike).
 
     Equivalences (tested in ``tests/test_peers_focal.py``):
-        * torchvision ``sigmoid_focal_loss(x, t, alpha=a, gamma=g)`` (its
-          documented formula; torchvision's default ``a=0.25``, ``a < 0``
-          disables) = ``alpha=a`` (or None), ``gamma=g``, ``soft_form="p_t"``,
-          also for soft targets.
+        * torchvision 0.28.0's ``sigmoid_focal_loss(x, t, alpha=a, gamma=g,
+          reduction=r)`` (tested against its code) = ``alpha=a``
+          (``alpha=None`` for its ``a=-1``, the only value outside [0, 1] it
+          accepts), ``gamma=g``, ``soft_form="p_t"``, the reduction of the
+          same name, hard or soft targets; its defaults (``a=0.25``,
+          ``g=2``) are the ``"torchvision"`` preset.  It takes ``1 - p_t``
+          from ``p = sigmoid(x)``, a cancellation for confident logits (2e-13
+          relative apart on logits of scale 2); where that rounds to 0
+          (``|x| >= 38`` on the target's side) its value is 0 and its
+          gradient NaN for ``g < 1``, while this loss stays finite.
         * ``keras.losses.BinaryFocalCrossentropy(apply_class_balancing=b,
           alpha=a, gamma=g, from_logits=f, label_smoothing=e)`` =
           ``alpha=a if b else None``, ``soft_form="p_t"``, same

@@ -277,6 +277,76 @@ def multilabel_soft_margin(
     return ops.mean(loss, axis=class_axis)
 
 
+def hinge_embedding(ops: Ops, y_pred: Tensor, y_true: Tensor, *, margin: float) -> Tensor:
+    r"""Hinge embedding loss per element: a distance that should be small for
+    similar pairs (``y = 1``) and at least ``margin`` for dissimilar ones
+    (``y = -1``).
+
+    .. math::
+
+        \ell = [y \ne 1]\,\max(0,\ m - \hat y) + [y \ne -1]\,\hat y
+
+    which is :math:`\hat y` for :math:`y = 1` and :math:`\max(0, m - \hat y)`
+    for :math:`y = -1`; any other target value gets both terms, as in torch.
+
+    Args:
+        y_pred: distances (or any real scores), any shape ``(N, ...)``.
+        y_true: targets :math:`\pm 1` with ``y_pred``'s shape.
+        margin: :math:`m`, the distance a dissimilar pair must reach.
+
+    Returns:
+        Elementwise losses with ``y_pred``'s shape; equals
+        ``torch.nn.HingeEmbeddingLoss(margin=m)`` in every reduction, away
+        from the kink :math:`\hat y = m` (tested:
+        ``test_torch_hinge_embedding``).  At the kink torch's gradient is -1
+        (``clamp_min`` passes a tie), ours 0 (``test_hinge_embedding_kink_gradient``).
+
+    References:
+        ``torch.nn.HingeEmbeddingLoss``; Hadsell, Chopra & LeCun,
+        "Dimensionality Reduction by Learning an Invariant Mapping", CVPR 2006
+        (the margin on dissimilar pairs).
+    """
+    dissimilar = ops.where(ops.not_equal(y_true, 1.0), _positive_part(ops, margin - y_pred), 0.0)
+    similar = ops.where(ops.not_equal(y_true, -1.0), y_pred, 0.0)
+    return dissimilar + similar
+
+
+def multilabel_margin(ops: Ops, y_pred: Tensor, y_true: Tensor, *, class_axis: int, margin: float) -> Tensor:
+    r"""Multi-label margin loss per position: every target class must score
+    at least ``margin`` above every non-target class.
+
+    .. math::
+
+        \ell = \frac1C \sum_{j:\,y_j = 1}\ \sum_{i:\,y_i = 0} \max(0,\ m - \hat y_j + \hat y_i)
+
+    Args:
+        y_pred: class scores, ``(N, C, ...)`` channels-first or
+            ``(N, ..., C)`` channels-last.
+        y_true: multi-hot 0/1 targets with ``y_pred``'s shape (a position may
+            have no target class, or only target classes: its loss is 0).
+        class_axis: class axis of ``y_pred``.
+        margin: :math:`m` (torch fixes it at 1).
+
+    Returns:
+        Per-position losses ``(N, ...)``.  With ``margin=1`` it equals
+        ``torch.nn.MultiLabelMarginLoss()`` for ``(N, C)`` scores in every
+        reduction, torch's targets being the multi-hot rows written as class
+        indices padded with -1 (tested: ``test_torch_multilabel_margin``);
+        torch counts a class listed twice twice, a multi-hot row cannot.
+
+    References:
+        Crammer & Singer, "A Family of Additive Online Algorithms for Category
+        Ranking", JMLR 3, 2003; ``torch.nn.MultiLabelMarginLoss``.
+    """
+    num_classes = ops.shape(y_pred)[class_axis]
+    scores = ops.moveaxis(y_pred, class_axis, -1)
+    targets = ops.moveaxis(y_true, class_axis, -1)
+    # pairs (j, i) on the last two axes: j a target class, i a non-target class
+    violation = _positive_part(ops, margin - ops.expand_dims(scores, -1) + ops.expand_dims(scores, -2))
+    pairs = ops.expand_dims(targets, -1) * ops.expand_dims(1.0 - targets, -2)
+    return ops.sum(ops.sum(violation * pairs, axis=-1), axis=-1) / num_classes
+
+
 # --------------------------------------------------------------------------- divergences
 
 
@@ -617,6 +687,67 @@ def margin_class_samples(rng: np.random.Generator, params: dict) -> list[Sample]
     return samples
 
 
+def hinge_embedding_samples(rng: np.random.Generator, params: dict) -> list[Sample]:
+    """Distances with +-1 targets; the dissimilar pairs' ``margin - y_pred``
+    stays 0.02 away from its kink."""
+    margin = params.get("margin", 1.0)
+
+    def distances(signs: np.ndarray, scale: float) -> np.ndarray:
+        def near(x: np.ndarray) -> np.ndarray:
+            return (signs == -1.0) & (np.abs(margin - x) < 0.02)
+
+        return _redraw_near(rng, np.abs(rng.normal(0.0, scale, signs.shape)), near, scale)
+
+    samples = []
+    for shape in [(6, 3), (2, 3, 4, 4)]:
+        signs = 2.0 * rng.integers(0, 2, shape) - 1.0
+        dim = "vector" if len(shape) == 2 else "2d"
+        samples.append(Sample(f"random-{dim}", distances(signs, 1.5), dense=signs))
+    shape = (2, 3, 4, 4)
+    signs = 2.0 * rng.integers(0, 2, shape) - 1.0
+    weighted = 2.0 * rng.integers(0, 2, shape) - 1.0
+    samples += [
+        # similar pairs at distance 0, dissimilar ones beyond the margin: loss 0
+        Sample("perfect", np.where(signs == 1.0, 0.0, margin + 1.0), dense=signs),
+        Sample("saturated", SATURATION * rng.choice([-1.0, 1.0], shape), dense=signs),
+        Sample("sample-weight", distances(weighted, 1.0), dense=weighted, sample_weight=rng.uniform(0.2, 2.0, (2,))),
+    ]
+    return samples
+
+
+def multilabel_margin_samples(rng: np.random.Generator, params: dict) -> list[Sample]:
+    """Class scores with multi-hot targets (rows with no target class and with
+    every class included); every pair's margin stays 0.02 away from its kink."""
+    margin = params.get("margin", 1.0)
+
+    def scores(targets: np.ndarray, scale: float) -> np.ndarray:
+        def near(x: np.ndarray) -> np.ndarray:
+            pair = margin - np.expand_dims(x, 2) + np.expand_dims(x, 1)  # (N, j, i, ...)
+            relevant = (np.expand_dims(targets, 2) == 1.0) & (np.expand_dims(targets, 1) == 0.0)
+            bad = (relevant & (np.abs(pair) < 0.02)).any(axis=(1, 2))
+            return np.broadcast_to(np.expand_dims(bad, 1), x.shape)
+
+        return _redraw_near(rng, rng.normal(0.0, scale, targets.shape), near, scale)
+
+    samples = []
+    for shape in [(6, 4), (2, 4, 3, 5)]:
+        targets = (rng.random(shape) < 0.4).astype(np.float64)
+        targets[0, :] = 0.0  # no target class
+        targets[1, :] = 1.0  # every class a target
+        dim = "vector" if len(shape) == 2 else "2d"
+        samples.append(Sample(f"random-{dim}", scores(targets, 1.5), dense=targets))
+    shape = (2, 4, 3, 5)
+    targets = (rng.random(shape) < 0.4).astype(np.float64)
+    signs = 2.0 * targets - 1.0
+    weighted = (rng.random(shape) < 0.4).astype(np.float64)
+    samples += [
+        Sample("perfect", SATURATION * signs, dense=targets),
+        Sample("saturated-wrong", -SATURATION * signs, dense=targets),
+        Sample("sample-weight", scores(weighted, 1.0), dense=weighted, sample_weight=rng.uniform(0.2, 2.0, (2,))),
+    ]
+    return samples
+
+
 def _log_softmax(x: np.ndarray) -> np.ndarray:
     shifted = x - x.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -847,6 +978,32 @@ register(
         family="margin",
         presets={"default": {}, "class_weights": {"class_weights": [0.5, 1.0, 3.0]}},
         samples=binary_samples,
+    )
+)
+
+register(
+    LossSpec(
+        name="hinge_embedding",
+        formula=hinge_embedding,
+        params=ParamSet((Param("margin", "float", 1.0, "distance a dissimilar pair (y = -1) must reach"),)),
+        inputs=Inputs("elementwise", target_range=(-1.0, 1.0), prediction="distances"),
+        family="margin",
+        presets={"default": {}, "margin": {"margin": 2.5}},
+        samples=hinge_embedding_samples,
+    )
+)
+
+register(
+    LossSpec(
+        name="multilabel_margin",
+        formula=multilabel_margin,
+        params=ParamSet(
+            (CLASS_AXIS, Param("margin", "float", 1.0, "required gap between every target and non-target score"))
+        ),
+        inputs=Inputs("classes", target_range=(0.0, 1.0), min_ndim=2, prediction="class scores"),
+        family="margin",
+        presets={"default": {}, "margin": {"margin": 0.4}},
+        samples=multilabel_margin_samples,
     )
 )
 

@@ -299,6 +299,9 @@ def circle(ops: Ops, y_pred: Tensor, y_true: Tensor, *, gamma: float, margin: fl
     """
     _check_embeddings(ops, "circle", y_pred)
     n = ops.shape(y_pred)[0]
+    if n == 0:  # no anchor, no element (and a max over an empty axis has no identity)
+        empty = ops.sum(y_pred, axis=1)
+        return Weighted(empty, empty)
     # Keras measures d = max(1 - s, 0): a rounding excess of a unit vector over 1 counts as 1
     similarity = clip(ops, _pairwise_dot(ops, y_pred, y_pred), -math.inf, 1.0)
     same = ops.equal(ops.expand_dims(y_true, 1), ops.expand_dims(y_true, 0))
@@ -352,6 +355,8 @@ def nt_xent(ops: Ops, y_pred: Tensor, y_true: Tensor, *, temperature: float, eps
     """
     _check_embeddings(ops, "nt_xent", y_pred)
     n, features = ops.shape(y_pred)
+    if n == 0:  # no pair, no element (and a max over an empty axis has no identity)
+        return ops.sum(y_pred, axis=1)
     views = ops.reshape(ops.stack([y_pred, y_true]), (2 * n, features))
     units = _unit_rows(ops, views, eps)
     similarity = _pairwise_dot(ops, units, units)
@@ -417,7 +422,7 @@ def barlow_twins(ops: Ops, y_pred: Tensor, y_true: Tensor, *, lambd: float, eps:
     """
     _check_embeddings(ops, "barlow_twins", y_pred)
     n, features = ops.shape(y_pred)
-    if n < 2:
+    if n == 1:  # the per-feature standard deviation needs two samples (an empty batch is no loss)
         raise ValueError(f"barlow_twins: needs a batch of at least 2 samples, got y_pred shape {(n, features)}")
     a = _standardized(ops, y_pred, eps, unbiased)
     b = _standardized(ops, y_true, eps, unbiased)

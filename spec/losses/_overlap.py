@@ -282,22 +282,58 @@ def dice(
 
     {args}
     {returns}
-    Equivalences (tested against MONAI 1.6 in ``tests/test_peers.py``):
-    ``monai.losses.DiceLoss(softmax=True, to_onehot_y=True, smooth_nr=a,
-    smooth_dr=b, batch=B, include_background=K, squared_pred=S)`` =
-    ``from_logits=True, smooth_nr=a, smooth_dr=b, batch=B,
-    include_background=K, squared=S`` (class axis 1, hard targets), and
-    ``monai.losses.DiceLoss(sigmoid=True, ...)`` with one-hot or multi-label
-    float targets = ``multilabel=True`` with the same settings.
-    MONAI's ``weight=w`` averages ``w_c l_c`` over classes without dividing by
-    :math:`\sum w`; with ``include_background=True`` ours equals it times
-    :math:`C / \sum_c w_c`.
-    ``keras.losses.Dice(axis=A)`` (Keras 3.15.1, probabilities, channels
-    last) = ``from_logits=False, multilabel=True, class_axis=-1,
-    smooth_nr=0, smooth_dr=1e-7`` with ``batch=True`` when ``A`` includes
-    the batch axis (``A=None`` with one channel, or every axis but the
-    channel axis) and ``batch=False`` when it holds the other axes
-    (one channel) or the spatial axes.
+    Equivalences, each proven in values and gradients on random inputs:
+
+    * MONAI 1.6 (``tests/test_peers.py``): ``monai.losses.DiceLoss(softmax=True,
+      to_onehot_y=True, smooth_nr=a, smooth_dr=b, batch=B,
+      include_background=K, squared_pred=S)`` = ``from_logits=True,
+      smooth_nr=a, smooth_dr=b, batch=B, include_background=K, squared=S``
+      (class axis 1, hard targets), and ``monai.losses.DiceLoss(sigmoid=True,
+      ...)`` with one-hot or multi-label float targets = ``multilabel=True``
+      with the same settings.  MONAI's ``weight=w`` averages ``w_c l_c`` over
+      classes without dividing by :math:`\sum w`; with
+      ``include_background=True`` ours equals it times :math:`C / \sum_c w_c`.
+    * Keras 3.15.1 (``tests/test_peers.py``): ``keras.losses.Dice(axis=A)``
+      (probabilities, channels last) = ``from_logits=False, multilabel=True,
+      class_axis=-1, smooth_nr=0, smooth_dr=1e-7`` with ``batch=True`` when
+      ``A`` includes the batch axis (``A=None`` with one channel, or every
+      axis but the channel axis) and ``batch=False`` when it holds the other
+      axes (one channel) or the spatial axes.
+    * smp 0.6.0 (``tests/test_peers_overlap_libraries.py``):
+      ``DiceLoss(mode, smooth=s, eps=e, classes=J, class_weights=w,
+      from_logits=F)`` = ``smooth=2s, batch=True, multilabel=(mode !=
+      "multiclass"), from_logits=F, class_weights=w`` (``classes=J``: weight
+      1 on ``J``, 0 elsewhere; ``J`` = every class but 0:
+      ``include_background=False``) when every class has a target pixel in
+      the batch and ``e`` stays below every denominator ``(P + G)/2 + s``
+      (smp clamps the denominator at ``e``).  Its ``ignore_index=k`` is
+      ``ignore_index=k`` in multiclass mode; in binary mode it is ours on two
+      channels (``multilabel=True, include_background=False``, a one-hot
+      target whose ignored rows are all zero, an out-of-range
+      ``ignore_index``).  No setting gives smp's loss 0 for a class absent
+      from the whole batch (kept in the class mean), ``log_loss=True``, an
+      active ``eps`` clamp, its multilabel per-entry ``ignore_index``, or its
+      gradient where a probability equals its 0/1 target exactly.
+    * kornia 0.9.0 (same file): ``kornia.losses.DiceLoss(average="macro",
+      eps=e, weight=w, ignore_index=k)`` = ``smooth_nr=0, smooth_dr=e,
+      class_weights=w, ignore_index=k, batch=False`` (``weight=[0, 1, ...]``:
+      ``include_background=False``) when every class is present in every
+      sample's kept target: kornia averages a sample over its present classes
+      only, and scores a fully ignored sample 1 also at ``e=0`` (ours: 0).
+      ``average="micro"`` (one ratio over the classes of a sample) is
+      :func:`generalized_dice` with ``weight_type="uniform"``,
+      ``class_weights=w``, ``smooth_nr=0``, ``smooth_dr=e``, not this loss.
+    * MONAI 1.6 ``MaskedDiceLoss`` (same file): ``(softmax=True, smooth_nr=a,
+      smooth_dr=b, batch=B, include_background=K, squared_pred=S)(x,
+      one_hot, mask=m)`` with a 0/1 mask ``m`` (``(N, 1, ...)`` or
+      ``(1, 1, ...)``) = the ``DiceLoss`` settings above plus
+      ``ignore_index=i`` on the labels set to ``i`` where ``m = 0``; with
+      ``to_onehot_y=True`` only for ``include_background=False`` (MONAI
+      makes masked positions class-0 targets).  ``sigmoid=True`` =
+      ``multilabel=True`` with the dense target zeroed where ``m = 0`` and an
+      out-of-range ``ignore_index``, provided every kept position has a
+      positive label (ours drops all-zero rows).  A mask between 0 and 1
+      weights ``p`` and ``g``, which no setting here does.
 
     References:
         Milletari, Navab, Ahmadi, "V-Net: Fully Convolutional Neural Networks
@@ -329,11 +365,20 @@ def jaccard(
 
     {args}
     {returns}
-    Equivalence (tested against MONAI 1.6 in ``tests/test_peers.py``):
-    ``monai.losses.DiceLoss(softmax=True, to_onehot_y=True, jaccard=True,
-    smooth_nr=2a, smooth_dr=2b, batch=B, include_background=K,
-    squared_pred=S)`` = ``from_logits=True, smooth_nr=a, smooth_dr=b,
-    batch=B, include_background=K, squared=S`` (class axis 1, hard targets).
+    Equivalences, each proven in values and gradients on random inputs:
+
+    * MONAI 1.6 (``tests/test_peers.py``): ``monai.losses.DiceLoss(softmax=True,
+      to_onehot_y=True, jaccard=True, smooth_nr=2a, smooth_dr=2b, batch=B,
+      include_background=K, squared_pred=S)`` = ``from_logits=True,
+      smooth_nr=a, smooth_dr=b, batch=B, include_background=K, squared=S``
+      (class axis 1, hard targets).
+    * smp 0.6.0 (``tests/test_peers_overlap_libraries.py``):
+      ``JaccardLoss(mode, smooth=s, ...)`` = ``smooth=s`` (not doubled) with
+      the other settings, conditions and divergences given for smp's
+      ``DiceLoss`` in :func:`dice`.
+    * MONAI 1.6 ``MaskedDiceLoss(jaccard=True, smooth_nr=2a, smooth_dr=2b,
+      ...)`` (same file) = ``smooth_nr=a, smooth_dr=b`` with the mask
+      settings given in :func:`dice`.
 
     References:
         Rahman, Wang, "Optimizing Intersection-Over-Union in Deep Neural
@@ -381,15 +426,30 @@ def tversky(
         beta: weight of false negatives.
         gamma: focal exponent, > 0.
     {returns}
-    Equivalence (tested against MONAI 1.6 in ``tests/test_peers.py``):
-    ``monai.losses.TverskyLoss(softmax=True, to_onehot_y=True, alpha=a,
-    beta=b, smooth_nr=s, smooth_dr=t, batch=B, include_background=K)`` =
-    ``from_logits=True, alpha=a, beta=b, gamma=1, smooth_nr=s, smooth_dr=t,
-    batch=B, include_background=K`` (class axis 1, hard targets), also where
-    ``smooth_nr > smooth_dr`` makes MONAI's per-class loss negative.
-    ``keras.losses.Tversky(alpha=a, beta=b, axis=A)`` (Keras 3.15.1, which
-    weighs false negatives by ``alpha``) = ``alpha=b, beta=a, gamma=1``
-    with the settings given for ``keras.losses.Dice`` in :func:`dice`.
+    Equivalences, each proven in values and gradients on random inputs:
+
+    * MONAI 1.6 (``tests/test_peers.py``): ``monai.losses.TverskyLoss(softmax=True,
+      to_onehot_y=True, alpha=a, beta=b, smooth_nr=s, smooth_dr=t, batch=B,
+      include_background=K)`` = ``from_logits=True, alpha=a, beta=b, gamma=1,
+      smooth_nr=s, smooth_dr=t, batch=B, include_background=K`` (class axis
+      1, hard targets), also where ``smooth_nr > smooth_dr`` makes MONAI's
+      per-class loss negative.
+    * Keras 3.15.1 (``tests/test_peers.py``): ``keras.losses.Tversky(alpha=a,
+      beta=b, axis=A)`` (which weighs false negatives by ``alpha``) =
+      ``alpha=b, beta=a, gamma=1`` with the settings given for
+      ``keras.losses.Dice`` in :func:`dice`.
+    * kornia 0.9.0 (``tests/test_peers_overlap_libraries.py``):
+      ``kornia.losses.TverskyLoss(alpha=a, beta=b, eps=e, ignore_index=k)``
+      (``alpha`` weighs false positives, as here) = ``alpha=a, beta=b,
+      gamma=1, smooth_nr=0, smooth_dr=e, ignore_index=k, batch=False`` when
+      every class is present in every sample's kept target: kornia averages a
+      sample over its present classes only, and scores a fully ignored sample
+      1 also at ``e=0`` (ours: 0).
+    * smp 0.6.0 (same file): ``TverskyLoss(mode, alpha=a, beta=b, smooth=s,
+      gamma=1)`` = ``alpha=a, beta=b, gamma=1, smooth=s, batch=True,
+      multilabel=(mode != "multiclass")`` when every class has a target pixel
+      in the batch (smp's ``gamma`` acts after the class mean: see
+      ``focal_tversky``).
 
     References:
         Salehi, Erdogmus, Gholipour, "Tversky loss function for image
@@ -446,6 +506,11 @@ def generalized_dice(
     ``monai.losses.GeneralizedDiceLoss(softmax=True,
     to_onehot_y=True, w_type=t, batch=B, include_background=K)`` =
     ``weight_type=t, weight_epsilon=0, batch=B, include_background=K``.
+    kornia 0.9.0 ``DiceLoss(average="micro", eps=e, weight=w,
+    ignore_index=k)`` = ``weight_type="uniform", weight_epsilon=0,
+    smooth_nr=0, smooth_dr=e, batch=False, class_weights=w,
+    ignore_index=k``, also with a class absent from a sample (tested in
+    ``tests/test_peers_overlap_libraries.py``).
 
     References:
         Sudre, Li, Vercauteren, Ourselin, Cardoso, "Generalised Dice overlap as
