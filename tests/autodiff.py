@@ -117,3 +117,17 @@ def assert_same(
         assert np.isfinite(peer_g).all(), f"{what}: peer {name} not finite"
         np.testing.assert_allclose(g, peer_g, rtol=rtol, atol=atol, err_msg=f"{what}: {name}")
     assert constant or any(np.abs(g).max() > 0.0 for g in peer_grads), f"{what}: peer gradient is identically zero"
+
+
+def channels_first_both(torch_loss: Callable, keras_loss: Callable, x: np.ndarray, target: np.ndarray) -> dict:
+    """``{"torch": ..., "keras": ...}``: value and gradient of a torch loss
+    (``loss(input, target)``, channels-first) and of a Keras loss
+    (``loss(y_true, y_pred)``, run channels-last, gradient moved back) on
+    channels-first ``x``; ``target`` is integer labels (no class axis) or a
+    dense channels-first array."""
+    target_t = torch.as_tensor(target)
+    results = {"torch": torch_value_and_grad(lambda t: torch_loss(t, target_t), x)}
+    target_k = tf.constant(target if np.issubdtype(target.dtype, np.integer) else np.moveaxis(target, 1, -1))
+    value, grad = tf_value_and_grad(lambda t: keras_loss(target_k, t), np.moveaxis(x, 1, -1))
+    results["keras"] = (value, np.moveaxis(grad, -1, 1))
+    return results

@@ -113,12 +113,11 @@ import losses_torch
 import monai.losses
 from peer_libraries import smp_losses
 
-import tensorflow as tf
 
 import losses_tf
 
 import autodiff
-from autodiff import tf_value_and_grad, torch_value_and_grad
+from autodiff import torch_value_and_grad
 
 # isort: on
 
@@ -157,14 +156,6 @@ def _one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return np.moveaxis(dense, -1, 1)
 
 
-def _last(x: np.ndarray) -> np.ndarray:
-    return np.moveaxis(x, 1, -1)
-
-
-def _first(x: np.ndarray) -> np.ndarray:
-    return np.moveaxis(x, -1, 1)
-
-
 def _labels(rng: np.random.Generator, shape, *, per_sample: bool = False, absent: int | None = None) -> np.ndarray:
     """Integer labels ``(N, *spatial)`` for ``shape = (N, C, *spatial)``: every
     class present in the batch (in every sample with ``per_sample``), except
@@ -195,13 +186,8 @@ def ours(class_name: str, params: dict, x: np.ndarray, target: np.ndarray) -> di
     loss (run channels-last, gradient moved back) for channels-first inputs;
     ``target`` is integer labels or a dense channels-first array."""
     torch_loss = getattr(losses_torch, class_name)(**params)
-    target_t = torch.as_tensor(target)
-    results = {"torch": torch_value_and_grad(lambda t: torch_loss(t, target_t), x)}
     keras_loss = getattr(losses_tf, class_name)(dtype="float64", **params)
-    target_k = tf.constant(target if np.issubdtype(target.dtype, np.integer) else _last(target))
-    value, grad = tf_value_and_grad(lambda t: keras_loss(target_k, t), _last(x))
-    results["keras"] = (value, _first(grad))
-    return results
+    return autodiff.channels_first_both(torch_loss, keras_loss, x, target)
 
 
 def assert_ours_match(class_name: str, params: dict, x, target, peer, **tolerance) -> None:
