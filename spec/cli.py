@@ -1,5 +1,6 @@
-"""``lossbridge`` command line: ``parity`` (the matrix), ``list`` (the catalog)
-and ``catalog`` (the catalog page ``docs/losses.md``)."""
+"""``lossbridge`` command line: ``parity`` (the matrix), ``list`` (the catalog),
+``catalog`` (the catalog page ``docs/losses.md``) and ``compat`` (the peers'
+APIs, ``docs/compat.md``)."""
 
 from __future__ import annotations
 
@@ -132,6 +133,22 @@ def _catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compat(args: argparse.Namespace) -> int:
+    from spec import compat
+
+    if args.write:
+        with open(args.write, "w", encoding="utf-8") as handle:
+            handle.write(compat.markdown())
+        print(f"wrote {args.write}")
+        return 0
+    for peer in compat.PEERS:
+        members = compat.definitions(peer)
+        print(f"{compat.PEER_MODULES[peer]} ({compat.PEER_VERSIONS[peer]}): {len(members)}")
+        for definition in members:
+            print(f"  {definition.name:40s} -> {', '.join(definition.losses)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lossbridge", description="One loss definition, PyTorch and Keras implementations proven equal."
@@ -151,6 +168,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     catalog_cmd = sub.add_parser("catalog", help="print (or --write) the Markdown catalog page of every loss")
     catalog_cmd.add_argument("--write", metavar="PATH", help="write the page to PATH (docs/losses.md)")
     catalog_cmd.set_defaults(run=_catalog)
+    compat_cmd = sub.add_parser(
+        "compat", help="list the compat classes of the peers' APIs (or --write the page docs/compat.md)"
+    )
+    compat_cmd.add_argument("--write", metavar="PATH", help="write the page to PATH (docs/compat.md)")
+    compat_cmd.set_defaults(run=_compat)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -111,3 +111,24 @@ def torchvision_losses() -> SimpleNamespace:
         sigmoid_focal_loss=modules["focal_loss"].sigmoid_focal_loss,
     )
     return _torchvision
+
+
+def peer_api(peer: str, name: str):
+    """The installed peer's class (or function) that ``spec.compat``'s ``peer``/``name`` imitates."""
+    if peer == "torch":
+        if name == "sigmoid_focal_loss":
+            return torchvision_losses().sigmoid_focal_loss
+        import torch
+
+        return getattr(torch.nn, name)
+    if peer == "keras":
+        import keras
+
+        return getattr(keras.losses, name)
+    if peer == "monai":
+        import monai.losses
+
+        return getattr(monai.losses, name)
+    if peer == "smp":
+        return getattr(smp_losses(), name)
+    raise ValueError(f"unknown peer {peer!r}")

@@ -6,9 +6,18 @@ import sys
 import pytest
 
 CHECKS = {
-    "spec": ("import spec, spec.parity, spec.cli", ["torch", "tensorflow", "keras"]),
+    "spec": ("import spec, spec.parity, spec.cli, spec.compat", ["torch", "tensorflow", "keras"]),
     "losses_torch": ("import losses_torch, losses_torch.functional", ["tensorflow", "keras"]),
     "losses_tf": ("import losses_tf, losses_tf.functional", ["torch"]),
+    "losses_torch.compat": (
+        "import losses_torch.compat.keras, losses_torch.compat.torch, losses_torch.compat.monai, "
+        "losses_torch.compat.smp",
+        ["tensorflow", "keras", "monai", "segmentation_models_pytorch"],
+    ),
+    "losses_tf.compat": (
+        "import losses_tf.compat.keras, losses_tf.compat.torch, losses_tf.compat.monai, losses_tf.compat.smp",
+        ["torch", "monai", "segmentation_models_pytorch"],
+    ),
 }
 
 

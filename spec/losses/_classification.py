@@ -237,6 +237,53 @@ def binary_crossentropy(
     return positive_term + (1.0 - targets) * negative
 
 
+def negative_log_likelihood(
+    ops: Ops,
+    y_pred: Tensor,
+    y_true: Tensor,
+    *,
+    class_axis: int,
+    class_weights: list[float] | None,
+    ignore_index: int | None,
+) -> Tensor | Weighted:
+    r"""Negative log-likelihood of given log-probabilities (torch's ``NLLLoss``).
+
+    .. math::
+
+        \ell_i = -\sum_c w_c\,y_{ic}\,x_{ic}
+
+    ``y_pred`` is used as it is, without normalising it: the loss is linear in
+    it, and its gradient is :math:`-w_c y_{ic}` (what distinguishes it from
+    :func:`categorical_crossentropy` on log-probabilities, whose gradient is
+    :math:`w_y (p - y)`).  ``"mean"`` divides the sum by the total target
+    weight :math:`\sum_i \sum_c w_c y_{ic}` of the valid positions when
+    ``class_weights`` or ``ignore_index`` is set (torch's rule; an all-ignored
+    batch gives 0, where torch gives NaN).
+
+    Args:
+        y_pred: log-probabilities (any real scores), ``(N, C, ...)``
+            channels-first or ``(N, ..., C)`` channels-last.
+        y_true: integer labels ``(N, ...)`` without the class axis, or one-hot
+            / soft targets with ``y_pred``'s shape.
+        class_axis: class axis of ``y_pred``.
+        class_weights: per-class weights :math:`w_c`, length ``C``.
+        ignore_index: label whose positions contribute nothing.
+
+    Returns:
+        Per-position losses ``(N, ...)`` before reduction.
+
+    Equivalence (tested in ``tests/test_compat_torch.py``, values and
+    gradients): ``torch.nn.NLLLoss(weight=w, ignore_index=k, reduction=r)`` =
+    ``class_weights=w, ignore_index=k``, class axis 1, every reduction.
+    """
+    targets, _ = dense_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
+    weighted = targets if class_weights is None else targets * along_axis(ops, class_weights, y_pred, class_axis)
+    loss = -ops.sum(weighted * y_pred, axis=class_axis)
+    if class_weights is None and ignore_index is None:
+        return loss
+    return Weighted(loss, ops.sum(weighted, axis=class_axis))
+
+
 def check_class_weights(loss: str, params: dict) -> None:
     weights = params.get("class_weights")
     if weights is not None and sum(weights) <= 0.0:
@@ -306,5 +353,29 @@ register(
             "probabilities_smoothed": {"from_logits": False, "label_smoothing": 0.1, "epsilon": 1e-3},
         },
         samples=binary_samples,
+    )
+)
+
+register(
+    LossSpec(
+        name="negative_log_likelihood",
+        formula=negative_log_likelihood,
+        params=ParamSet(
+            (
+                CLASS_AXIS,
+                Param("class_weights", "floats", None, "per-class weights, length C", optional=True, low=0.0),
+                Param("ignore_index", "int", None, "label whose positions are ignored", optional=True),
+            ),
+            checks=(check_class_weights,),
+        ),
+        inputs=CLASS_INPUTS,
+        family="classification",
+        presets={
+            "default": {},
+            "class_weights": {"class_weights": [0.2, 1.0, 3.0, 0.7]},
+            "ignore_index": {"ignore_index": -100},
+            "torch_full": {"class_weights": [0.5, 2.0, 1.0, 1.5], "ignore_index": 1},
+        },
+        samples=classification_samples,
     )
 )

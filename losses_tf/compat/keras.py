@@ -1,0 +1,8 @@
+"""Keras 3's built-in losses with the peer's API, computed by lossbridge in TensorFlow.
+
+Generated from ``spec.compat.keras``; see ``docs/compat.md``.
+"""
+
+from losses_tf.compat._shell import export
+
+__all__ = export("keras", globals())

@@ -1,0 +1,8 @@
+"""segmentation-models-pytorch's losses with the peer's API, computed by lossbridge in PyTorch.
+
+Generated from ``spec.compat.smp``; see ``docs/compat.md``.
+"""
+
+from losses_torch.compat._shell import export
+
+__all__ = export("smp", globals())

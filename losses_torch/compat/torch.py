@@ -1,0 +1,8 @@
+"""torch.nn's losses (and torchvision's sigmoid_focal_loss) with the peer's API, computed by lossbridge in PyTorch.
+
+Generated from ``spec.compat.torch``; see ``docs/compat.md``.
+"""
+
+from losses_torch.compat._shell import export
+
+__all__ = export("torch", globals())
