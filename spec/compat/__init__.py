@@ -8,7 +8,11 @@ moving code between frameworks is an import change; ``docs/compat.md`` is
 generated from them too (``lossbridge compat --write docs/compat.md``).
 """
 
-from spec.compat import torch as torch  # registers the definitions
+# importing the peer modules registers their definitions
+from spec.compat import keras as keras
+from spec.compat import monai as monai
+from spec.compat import smp as smp
+from spec.compat import torch as torch
 from spec.compat._core import (
     PEER_MODULES,
     PEER_VERSIONS,
