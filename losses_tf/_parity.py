@@ -36,3 +36,16 @@ def value_and_grad(
         total = tf.reduce_sum(value)
     grad = tape.gradient(total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return value.numpy().astype(np.float64), grad.numpy().astype(np.float64)
+
+
+def call_value_and_grad(fn: Any, y_pred: np.ndarray, y_true: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """A user's Keras/TensorFlow loss ``fn(y_true, y_pred)`` and d(sum of value)/d y_pred (``crosscheck``)."""
+    x = tf.constant(y_pred, dtype=dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        value = fn(_tensor(y_true, dtype), x)
+        if not tf.is_tensor(value):
+            raise TypeError(f"the TensorFlow loss returned {type(value).__name__}, expected a tensor")
+        total = tf.reduce_sum(value)
+    grad = tape.gradient(total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return np.asarray(value, dtype=np.float64), np.asarray(grad, dtype=np.float64)

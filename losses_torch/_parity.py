@@ -57,3 +57,14 @@ def gradcheck(
     return torch.autograd.gradcheck(
         lambda inp: module(inp, t, sample_weight=w, **e), (x,), eps=1e-6, atol=1e-7, rtol=1e-5
     )
+
+
+def call_value_and_grad(fn: Any, y_pred: np.ndarray, y_true: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """A user's torch loss ``fn(input, target)`` and d(sum of value)/d input (``lossbridge crosscheck``)."""
+    x = torch.tensor(y_pred, dtype=_DTYPES[dtype], requires_grad=True)
+    value = fn(x, _tensor(y_true, dtype))
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"the torch loss returned {type(value).__name__}, expected a torch.Tensor")
+    (grad,) = torch.autograd.grad(value.sum(), x, allow_unused=True)
+    grad = torch.zeros_like(x) if grad is None else grad
+    return value.detach().double().numpy(), grad.double().numpy()

@@ -1,6 +1,6 @@
 """``lossbridge`` command line: ``parity`` (the matrix), ``list`` (the catalog),
-``catalog`` (the catalog page ``docs/losses.md``) and ``compat`` (the peers'
-APIs, ``docs/compat.md``)."""
+``catalog`` (the catalog page ``docs/losses.md``), ``compat`` (the peers'
+APIs, ``docs/compat.md``) and ``crosscheck`` (your TF loss against your torch loss)."""
 
 from __future__ import annotations
 
@@ -149,6 +149,40 @@ def _compat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+    except ValueError:
+        message = f"--shape must be integers separated by commas, e.g. 4,3,8,8; got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if len(shape) < 1 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"--shape must be positive sizes, e.g. 4,3,8,8; got {text!r}")
+    return shape
+
+
+def _crosscheck(args: argparse.Namespace) -> int:
+    from spec import crosscheck
+
+    if args.target == "labels" and args.prediction == "values":
+        raise ValueError("--target labels needs a prediction with a class axis (--prediction logits or probabilities)")
+    ndim = len(args.shape)
+    if not -ndim <= args.class_axis < ndim:
+        raise ValueError(f"--class-axis {args.class_axis} is outside the {ndim}-D --shape {args.shape}")
+    _load_frameworks_quietly()
+    tf_fn = crosscheck.load_callable(args.tf, what="--tf")
+    torch_fn = crosscheck.load_callable(args.torch, what="--torch")
+    cases = crosscheck.problems(args.shape, args.prediction, args.target, args.class_axis, seed=args.seed)
+    tolerance = {"float64": args.rtol64, "float32": args.rtol32}
+    results = crosscheck.compare(
+        tf_fn, torch_fn, cases, class_axis=args.class_axis, tf_channels_last=args.tf_channels_last, tolerance=tolerance
+    )
+    print(f"TF {args.tf}(y_true, y_pred)  vs  torch {args.torch}(input, target)")
+    print(f"shape {args.shape}, class axis {args.class_axis}, prediction {args.prediction}, target {args.target}")
+    print(crosscheck.table(results))
+    print(crosscheck.verdict(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lossbridge", description="One loss definition, PyTorch and Keras implementations proven equal."
@@ -173,6 +207,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     compat_cmd.add_argument("--write", metavar="PATH", help="write the page to PATH (docs/compat.md)")
     compat_cmd.set_defaults(run=_compat)
+    cross = sub.add_parser(
+        "crosscheck",
+        help="compare your own TF/Keras loss with your own torch loss on generated inputs (values and gradients)",
+    )
+    cross.add_argument("--tf", required=True, metavar="MODULE:FN", help="TF/Keras loss, called fn(y_true, y_pred)")
+    cross.add_argument("--torch", required=True, metavar="MODULE:FN", help="torch loss, called fn(input, target)")
+    cross.add_argument("--shape", required=True, type=_shape, help="prediction shape, e.g. 4,3,8,8")
+    cross.add_argument("--prediction", choices=["logits", "probabilities", "sigmoid", "values"], default="logits",
+                       help="what y_pred holds (probabilities: softmax over the class axis; sigmoid: independent)")
+    cross.add_argument("--target", choices=["labels", "one-hot", "binary", "probabilities", "values"],
+                       default="labels", help="what y_true holds (labels: integers without the class axis)")
+    cross.add_argument("--class-axis", type=int, default=1, help="class axis of --shape (default 1)")
+    cross.add_argument("--tf-channels-last", action="store_true",
+                       help="give the TF function the class axis last (gradients are moved back to compare)")
+    cross.add_argument("--rtol64", type=float, default=1e-6, help="tolerance in float64 (default 1e-6)")
+    cross.add_argument("--rtol32", type=float, default=1e-4, help="tolerance in float32 (default 1e-4)")
+    cross.add_argument("--seed", type=int, default=0)
+    cross.set_defaults(run=_crosscheck)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
