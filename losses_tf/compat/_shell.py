@@ -65,7 +65,7 @@ class PeerKerasLoss(keras.losses.Loss):
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> tf.Tensor:
         # Keras computes in the loss's dtype (floatx unless dtype= is given)
         call = _call_tensors(
-            self.definition, {"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight}, self.compute_dtype
+            self.definition, {"y_true": y_true, "y_pred": y_pred, "sample_weight": sample_weight}, self.dtype
         )
         with tf.name_scope(self.name):
             return compat.evaluate(self.definition, self.mapped, OPS, call)
@@ -74,7 +74,7 @@ class PeerKerasLoss(keras.losses.Loss):
         """The unreduced losses (``reduction="none"``)."""
         unreduced = self.definition.configure({**self.peer_args, "reduction": "none"})
         call = _call_tensors(
-            self.definition, {"y_true": y_true, "y_pred": y_pred, "sample_weight": None}, self.compute_dtype
+            self.definition, {"y_true": y_true, "y_pred": y_pred, "sample_weight": None}, self.dtype
         )
         return compat.evaluate(self.definition, unreduced, OPS, call)
 
