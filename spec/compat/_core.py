@@ -95,6 +95,24 @@ class Mapped:
 
 
 @dataclass(frozen=True, eq=False)
+class Sum:
+    """A peer loss that is a weighted sum of configurations, each evaluated on the
+    same call with its own ``prepare`` and ``finish`` (MONAI's ``DiceCELoss``,
+    ``lambda_dice * Dice + lambda_ce * CE``, whose terms differ in activation and
+    reduction); the terms broadcast against each other as the peer's do."""
+
+    parts: tuple[tuple[float, Mapped], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Composed:
+    """A peer loss computed by a rule over other losses rather than by a spec loss
+    (MONAI's ``DeepSupervisionLoss`` around a compat loss): ``compute(ops, call)``."""
+
+    compute: Callable[[Ops, dict[str, Any]], Tensor]
+
+
+@dataclass(frozen=True, eq=False)
 class PeerLoss:
     """One peer loss API.
 
@@ -105,7 +123,8 @@ class PeerLoss:
         call: call arguments in the peer's order.
         roles: call argument -> ``"y_pred"``, ``"y_true"``, ``"sample_weight"``
             or the name of a spec extra input (the default ``prepare``).
-        build: bound constructor arguments -> :class:`Mapped`; raises
+        build: bound constructor arguments -> :class:`Mapped` (or a
+            :class:`Sum` / :class:`Composed` of them); raises
             ``ValueError``/``TypeError`` (via :func:`refuse`) for what cannot
             be honoured.
         losses: every spec loss ``build`` may map to (for the docs and the
@@ -126,7 +145,7 @@ class PeerLoss:
     name: str
     args: tuple[Arg, ...]
     call: tuple[Arg, ...]
-    build: Callable[[dict[str, Any]], Mapped]
+    build: Callable[[dict[str, Any]], Mapped | Sum | Composed]
     losses: tuple[str, ...]
     roles: Mapping[str, str] = field(default_factory=dict)
     unsupported: Mapping[str, str] = field(default_factory=dict)
@@ -161,7 +180,7 @@ class PeerLoss:
     def bind_call(self, args: tuple, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         return _bind(f"{self.qualname}(...)", self.call_signature(), args, kwargs)
 
-    def configure(self, args: Mapping[str, Any]) -> Mapped:
+    def configure(self, args: Mapping[str, Any]) -> Mapped | Sum | Composed:
         return self.build(dict(args))
 
 
@@ -219,8 +238,16 @@ def by_roles(roles: Mapping[str, str]) -> Prepare:
     return prepare
 
 
-def evaluate(definition: PeerLoss, mapped: Mapped, ops: Ops, call: dict[str, Any]) -> Tensor:
+def evaluate(definition: PeerLoss, mapped: Mapped | Sum | Composed, ops: Ops, call: dict[str, Any]) -> Tensor:
     """The peer loss's value on one call's tensors (any backend)."""
+    if isinstance(mapped, Sum):
+        total = None
+        for weight, part in mapped.parts:
+            term = weight * evaluate(definition, part, ops, call)
+            total = term if total is None else total + term
+        return total
+    if isinstance(mapped, Composed):
+        return mapped.compute(ops, call)
     prepare = mapped.prepare or by_roles(definition.roles)
     inputs = prepare(ops, call)
     mapped = inputs.mapped or mapped

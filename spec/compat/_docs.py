@@ -14,7 +14,8 @@ def _default(value: object) -> str:
 
 def docstring(definition: PeerLoss, framework: str) -> str:
     """The generated class's docstring."""
-    losses = ", ".join(f"``{name}``" for name in definition.losses)
+    # a definition without spec losses wraps another loss (MONAI's DeepSupervisionLoss)
+    losses = ", ".join(f"``{name}``" for name in definition.losses) or "wrapped loss"
     lines = [
         f"``{definition.qualname}`` ({PEER_VERSIONS[definition.peer]}), computed by lossbridge's {losses} "
         f"in {_FRAMEWORKS[framework]}.",
@@ -66,7 +67,7 @@ def markdown() -> str:
                 if arg.means
             )
             unsupported = "<br>".join(f"`{name}`: {why}" for name, why in definition.unsupported.items()) or "—"
-            losses = ", ".join(f"`{name}`" for name in definition.losses)
+            losses = ", ".join(f"`{name}`" for name in definition.losses) or "(the wrapped loss)"
             name = f"`{definition.name}`" + (" (function)" if definition.function else "")
             out.append(f"| {name} | {losses} | {arguments or '—'} | {unsupported} |")
         notes = [d for d in members if d.notes]

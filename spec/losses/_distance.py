@@ -23,6 +23,7 @@ import numpy as np
 from spec.distance import distance_maps
 from spec.inputs import Extra, Inputs
 from spec.losses._classification import CLASS_AXIS, FROM_LOGITS
+from spec.losses._overlap import CLASS_REDUCTION, per_class_losses
 from spec.losses._targets import class_probabilities, dense_targets
 from spec.ops import Ops, safe_power
 from spec.params import Param, ParamSet
@@ -63,10 +64,13 @@ def _reduce_axes(ndim: int, class_axis: int, batch: bool) -> tuple[int, ...]:
     return tuple(a for a in range(ndim) if a != class_axis and (batch or a != 0))
 
 
-def _class_mean(ops: Ops, per_class: Tensor, include_background: bool) -> Tensor:
+def _class_mean(ops: Ops, per_class: Tensor, include_background: bool, class_reduction: str = "mean") -> Tensor:
     """Mean over the last (class) axis of ``(N, C)`` or ``(C,)``; without the
-    background class 0 when ``include_background`` is False and ``C > 1``."""
+    background class 0 when ``include_background`` is False and ``C > 1``.
+    ``class_reduction="none"`` keeps the (kept) classes apart instead."""
     num_classes = ops.shape(per_class)[-1]
+    if class_reduction == "none":
+        return per_class_losses(ops, per_class, include_background or num_classes == 1)
     if include_background or num_classes == 1:
         return ops.mean(per_class, axis=-1)
     kept = [0.0] + [1.0] * (num_classes - 1)
@@ -154,6 +158,7 @@ def hausdorff_dt(
     multilabel: bool,
     include_background: bool,
     batch: bool,
+    class_reduction: str = "mean",
 ) -> Tensor:
     r"""Hausdorff distance-transform loss: squared errors weighted by both masks' distance maps.
 
@@ -181,6 +186,11 @@ def hausdorff_dt(
         alpha: exponent :math:`\alpha \ge 0` of the distances; :math:`0^0 = 1`,
             so with ``alpha=0`` every position weighs 2 (MSE times 2),
             empty and full masks included, as in MONAI.
+        class_reduction: ``"mean"`` -- the class average; ``"none"`` --
+            one loss per kept class, ``(N, C')`` (``(C',)`` with
+            ``batch``), MONAI's per-(sample, class) elements of its
+            ``reduction="none"``/``"sum"`` (tested in
+            ``tests/test_compat_monai.py``).
     {maps}
     Returns:
         One loss per sample ``(N,)``, or a scalar with ``batch=True``.
@@ -208,13 +218,15 @@ def hausdorff_dt(
         ops, ops.stop_gradient(target_distance), alpha
     )
     axes = _reduce_axes(len(ops.shape(y_pred)), class_axis, batch)
-    return _class_mean(ops, ops.mean(error * error * weight, axis=axes), include_background)
+    return _class_mean(ops, ops.mean(error * error * weight, axis=axes), include_background, class_reduction)
 
 
 def log_hausdorff_dt(
     ops: Ops,
     y_pred: Tensor,
     y_true: Tensor,
+    *,
+    log_of: str = "elements",
     **params: Any,
 ) -> Tensor:
     r"""Logarithm of the Hausdorff distance-transform loss.
@@ -222,6 +234,11 @@ def log_hausdorff_dt(
     .. math::
 
         \ell = \log\big(1 + \operatorname{mean}_c \ell_c\big)
+
+    per sample by default; ``log_of="mean"``/``"sum"`` take one logarithm of
+    the mean / sum of all of ``hausdorff_dt``'s elements (per sample, or
+    per sample and class with ``class_reduction="none"``) instead: one
+    value for the batch.
 
     with :math:`\ell_c` the per-class terms of ``hausdorff_dt`` (same
     parameters and maps); the logarithm tempers the large values of distant
@@ -233,16 +250,25 @@ def log_hausdorff_dt(
         target_distance: extra input, the targets' **unsigned** maps, as in
             ``hausdorff_dt``.
         alpha: exponent :math:`\alpha \ge 0` of the distances.
+        class_reduction: ``"mean"`` or ``"none"``, as in ``hausdorff_dt``;
+            ``"none"`` takes the logarithm per sample and class.
+        log_of: ``"elements"`` -- :math:`\log(1 + L)` of each element
+            :math:`L`; ``"mean"`` / ``"sum"`` -- one :math:`\log(1 + \cdot)`
+            of the elements' mean / sum (MONAI's logarithm after its
+            ``reduction``: with ``class_reduction="none"``, its ``"mean"``
+            and ``"sum"``; tested in ``tests/test_compat_monai.py``).
     {maps}
     Returns:
         :math:`\log(1 + L)` of ``hausdorff_dt``'s value ``L`` per sample
-        ``(N,)``, or a scalar with ``batch=True``.  Proven in
+        ``(N,)`` (``(N, C')`` per class), or a scalar with ``batch=True``
+        or ``log_of`` ``"mean"``/``"sum"``.  Proven in
         ``tests/test_peers_distance.py``: MONAI's
         ``LogHausdorffDTLoss(..., reduction="mean")`` takes the logarithm
         *after* averaging over samples and classes, so it equals ours with
         ``batch=True`` (for either MONAI ``batch``), and ours with
         ``batch=False`` for a single sample.  MONAI's ``"none"`` (a logarithm
-        per sample and class) and ``"sum"`` (of a sum) have no counterpart.
+        per sample and class) is ``class_reduction="none"``, its ``"sum"`` (of
+        a sum) ``class_reduction="none", log_of="sum"``.
         Tolerance 1e-6 (MONAI's float32 maps).
 
     References:
@@ -251,7 +277,12 @@ def log_hausdorff_dt(
         on Medical Imaging 39(2), 2020 (the logarithm is MONAI's variant).
     """
     # the loss is >= 0, so log(1 + L) is finite with a bounded gradient
-    return ops.log(1.0 + hausdorff_dt(ops, y_pred, y_true, **params))
+    value = hausdorff_dt(ops, y_pred, y_true, **params)
+    if log_of == "mean":
+        value = ops.mean(value)
+    elif log_of == "sum":
+        value = ops.sum(value)
+    return ops.log(1.0 + value)
 
 
 for _formula in (boundary, hausdorff_dt, log_hausdorff_dt):
@@ -376,15 +407,31 @@ register(
     )
 )
 
-for _formula in (hausdorff_dt, log_hausdorff_dt):
+_PER_CLASS_PRESETS = {"per_class": {"class_reduction": "none", "include_background": True, "alpha": 1.0}}
+_LOG_OF = Param(
+    "log_of",
+    "choice",
+    "elements",
+    "log(1 + x) of each element, or one of the elements' mean or sum (MONAI: after its reduction)",
+    choices=("elements", "mean", "sum"),
+)
+_LOG_PRESETS = {
+    "log_of_class_sum": {"log_of": "sum", "class_reduction": "none", "batch": True},
+    "log_of_mean": {"log_of": "mean", "batch": True, "include_background": True},
+}
+
+for _formula, _extra, _more_presets in (
+    (hausdorff_dt, (CLASS_REDUCTION,), _PER_CLASS_PRESETS),
+    (log_hausdorff_dt, (CLASS_REDUCTION, _LOG_OF), {**_PER_CLASS_PRESETS, **_LOG_PRESETS}),
+):
     register(
         LossSpec(
             name=_formula.__name__,
             formula=_formula,
-            params=ParamSet(_HAUSDORFF_PARAMS),
+            params=ParamSet((*_HAUSDORFF_PARAMS, *_extra)),
             inputs=_distance_inputs(*_HAUSDORFF_EXTRAS),
             family="segmentation",
-            presets=_HAUSDORFF_PRESETS,
+            presets={**_HAUSDORFF_PRESETS, **_more_presets},
             samples=functools.partial(distance_samples, signed=False),
         )
     )

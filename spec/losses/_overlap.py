@@ -38,6 +38,27 @@ OVERLAP_PARAMS = (
     Param("class_weights", "floats", None, "per-class weights of the class average", optional=True, low=0.0),
     Param("ignore_index", "int", None, "label whose pixels are excluded from all statistics", optional=True),
     Param("squared", "bool", False, "square p and g in the volumes of the denominator (V-Net)"),
+    Param(
+        "intersection",
+        "choice",
+        "product",
+        "soft intersection: 'product' sum(p g); 'l1' (sum p + sum g - sum |p - g|) / 2, exact for soft labels",
+        choices=("product", "l1"),
+    ),
+)
+
+# How a class's ratio becomes its loss (dice, jaccard, tversky, focal_tversky): smp's conventions.
+SCORE_PARAMS = (
+    Param(
+        "empty_class",
+        "choice",
+        "smooth",
+        "a class without target in its statistics: scored by the smoothing, or loss 0 kept in the average (smp)",
+        choices=("smooth", "zero"),
+    ),
+    Param("min_denominator", "float", 0.0, "lower bound of every ratio's denominator, max(D, m) (smp's eps)", low=0.0),
+    Param("log_loss", "bool", False, "per-class loss -log(max(score, log_epsilon)) instead of 1 - score"),
+    Param("log_epsilon", "float", 1e-7, "floor of the score inside the log of log_loss", low=0.0, low_open=True),
 )
 
 _ARGS_DOC = """
@@ -61,6 +82,53 @@ _ARGS_DOC = """
         ignore_index: pixels with this label are removed from both prediction
             and target statistics.
         squared: use :math:`\\sum p^2` and :math:`\\sum g^2` as volumes.
+        intersection: ``"product"`` -- :math:`I = \\sum p g`; ``"l1"`` --
+            :math:`I = (\\sum p + \\sum g - \\sum |p - g|) / 2`, the same for 0/1
+            targets (gradients too while ``0 < p < 1``) and, for soft targets,
+            the form whose loss is minimal at :math:`p = g` (Wang et al.,
+            "Dice Semimetric Losses", MICCAI 2023): MONAI 1.6.1's ``soft_label=True``
+            (tested in ``tests/test_compat_monai.py``).  With ``squared=True``
+            both are :math:`\\sum p g`.
+"""
+
+# What an overlap loss returns per sample: the class average, or the classes kept apart (MONAI's
+# reduction="none"/"sum" act on per-(sample, class) losses).
+CLASS_REDUCTION = Param(
+    "class_reduction",
+    "choice",
+    "mean",
+    "'mean': the (weighted) class average; 'none': one loss per class, times its weight (MONAI's elements)",
+    choices=("mean", "none"),
+)
+PER_CLASS_PRESETS = {
+    "per_class_weighted": {"class_reduction": "none", "include_background": False, "class_weights": [1.0, 2.0, 0.5]},
+    "per_class_multilabel": {"class_reduction": "none", "multilabel": True, "class_weights": [0.5, 1.0, 2.0]},
+}
+
+_CLASS_REDUCTION_DOC = """
+        class_reduction: ``"mean"`` -- the class average
+            :math:`\\sum_c w_c \\ell_c / \\sum_c w_c`; ``"none"`` -- the per-class
+            losses :math:`w_c \\ell_c` themselves, shape ``(N, C)`` (``(C,)``
+            with ``batch``), class weights not normalised and class 0
+            left out (``C - 1`` columns) when ``include_background`` is
+            False: MONAI's per-(sample, class) elements, so that
+            ``"mean"``/``"sum"`` reduce them as MONAI does (MONAI 1.6.1
+            ``DiceLoss``/``TverskyLoss`` ``weight=w, reduction=r``; tested in
+            ``tests/test_compat_monai.py``).
+"""
+
+_SCORE_ARGS_DOC = """
+        empty_class: ``"smooth"`` -- a class with no target in its statistics
+            (:math:`G_c = 0`) is scored like any other (by the smoothing);
+            ``"zero"`` -- its loss is 0 (zero gradient) and it stays in the
+            class average (smp's rule).
+        min_denominator: :math:`m \\ge 0`; every ratio's denominator
+            :math:`D` is replaced by :math:`\\max(D, m)` (zero gradient
+            through :math:`D` where :math:`m` is taken; smp's ``eps`` clamp).
+        log_loss: per-class loss :math:`-\\log\\max(\\text{score}_c,
+            \\epsilon_{log})` instead of :math:`1 - \\text{score}_c`.
+        log_epsilon: :math:`\\epsilon_{log} > 0`, the floor of the score
+            inside the log (``log_loss`` only).
 """
 
 _RETURNS_DOC = """
@@ -128,6 +196,7 @@ def overlap_statistics(
     batch: bool,
     ignore_index: int | None,
     squared: bool,
+    intersection: str = "product",
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Soft intersection ``I``, prediction volume ``P`` and target volume ``G``.
 
@@ -143,10 +212,15 @@ def overlap_statistics(
         batch=batch,
         ignore_index=ignore_index,
     )
-    intersection = ops.sum(probs * targets, axis=axes)
     if squared:
-        return intersection, ops.sum(probs * probs, axis=axes), ops.sum(targets * targets, axis=axes)
-    return intersection, ops.sum(probs, axis=axes), ops.sum(targets, axis=axes)
+        product = ops.sum(probs * targets, axis=axes)
+        return product, ops.sum(probs * probs, axis=axes), ops.sum(targets * targets, axis=axes)
+    pred_volume, true_volume = ops.sum(probs, axis=axes), ops.sum(targets, axis=axes)
+    if intersection == "l1":
+        # (P + G - |p - g|_1) / 2: sum(min(p, g)) for p, g in [0, 1] (MONAI soft_label, JDTLosses)
+        difference = ops.sum(ops.abs(probs - targets), axis=axes)
+        return 0.5 * (pred_volume + true_volume - difference), pred_volume, true_volume
+    return ops.sum(probs * targets, axis=axes), pred_volume, true_volume
 
 
 def confusion_statistics(
@@ -220,8 +294,9 @@ def tversky_complement(
     beta: float,
     smooth_nr: float,
     smooth_dr: float,
+    min_denominator: float = 0.0,
 ) -> Tensor:
-    """``1 - T`` for the Tversky index ``T = (I + s_nr) / (I + alpha FP + beta FN + s_dr)``;
+    """``1 - T`` for the Tversky index ``T = (I + s_nr) / max(I + alpha FP + beta FN + s_dr, m)``;
     0 where the denominator is 0.
 
     Two equal forms, each used where it keeps its digits: near ``T = 1`` (a
@@ -233,9 +308,13 @@ def tversky_complement(
     numerator = intersection + smooth_nr
     errors = alpha * false_pos + beta * false_neg
     denominator = intersection + errors + smooth_dr
-    direct = safe_divide(ops, errors + (smooth_dr - smooth_nr), denominator)
+    excess = errors + (smooth_dr - smooth_nr)  # denominator - numerator
+    if min_denominator:
+        floored = _floored(ops, denominator, min_denominator)
+        excess, denominator = excess + (floored - denominator), floored
+    direct = safe_divide(ops, excess, denominator)
     complement = 1.0 - safe_divide(ops, numerator, denominator, when_zero=1.0)
-    return ops.where(ops.less(numerator, errors + (smooth_dr - smooth_nr)), complement, direct)
+    return ops.where(ops.less(numerator, excess), complement, direct)
 
 
 def _class_weights(num_classes: int, include_background: bool, class_weights: list[float] | None) -> list[float]:
@@ -250,7 +329,33 @@ def _class_weights(num_classes: int, include_background: bool, class_weights: li
     return weights
 
 
-def _class_average(ops: Ops, per_class: Tensor, include_background: bool, class_weights: list[float] | None) -> Tensor:
+def per_class_losses(
+    ops: Ops, per_class: Tensor, include_background: bool, class_weights: list[float] | None = None
+) -> Tensor:
+    """The per-class losses ``(..., C)`` kept apart (``class_reduction="none"``): each
+    times its class weight, not normalised, and class 0 left out when
+    ``include_background`` is False (``(..., C - 1)``), as MONAI's per-(sample,
+    class) loss elements."""
+    num_classes = ops.shape(per_class)[-1]
+    if class_weights is not None:
+        per_class = per_class * ops.constant(list(class_weights), per_class)
+    if include_background:
+        return per_class
+    if num_classes < 2:
+        raise ValueError(f"include_background=False leaves no class of the {num_classes} on the class axis")
+    selectors = [[1.0 if c == k else 0.0 for c in range(num_classes)] for k in range(1, num_classes)]
+    return ops.stack([ops.sum(per_class * ops.constant(s, per_class), axis=-1) for s in selectors], axis=-1)
+
+
+def _class_average(
+    ops: Ops,
+    per_class: Tensor,
+    include_background: bool,
+    class_weights: list[float] | None,
+    class_reduction: str = "mean",
+) -> Tensor:
+    if class_reduction == "none":
+        return per_class_losses(ops, per_class, include_background, class_weights)
     num_classes = ops.shape(per_class)[-1]
     weights = _class_weights(num_classes, include_background, class_weights)
     if all(w == 1.0 for w in weights):
@@ -260,6 +365,27 @@ def _class_average(ops: Ops, per_class: Tensor, include_background: bool, class_
 
 def _smoothing(smooth: float, smooth_nr: float | None, smooth_dr: float | None) -> tuple[float, float]:
     return (smooth if smooth_nr is None else smooth_nr), (smooth if smooth_dr is None else smooth_dr)
+
+
+def _floored(ops: Ops, denominator: Tensor, min_denominator: float) -> Tensor:
+    """``max(D, m)``; the gradient through ``D`` is 0 where ``m`` is taken (``D < m``)."""
+    if not min_denominator:
+        return denominator
+    return ops.where(ops.less(denominator, min_denominator), min_denominator, denominator)
+
+
+def _score_loss(ops: Ops, score: Tensor, *, log_loss: bool, log_epsilon: float) -> Tensor:
+    """A class's loss from its score: ``1 - score``, or ``-log(max(score, log_epsilon))``."""
+    if not log_loss:
+        return 1.0 - score
+    return -ops.log(ops.where(ops.less(score, log_epsilon), log_epsilon, score))
+
+
+def _empty_class_rule(ops: Ops, loss: Tensor, true_volume: Tensor, empty_class: str) -> Tensor:
+    """``empty_class="zero"``: loss 0 for a class whose target volume is 0 (it stays in the average)."""
+    if empty_class == "smooth":
+        return loss
+    return ops.where(ops.greater(true_volume, 0.0), loss, 0.0)
 
 
 def dice(
@@ -272,15 +398,27 @@ def dice(
     smooth_dr: float | None,
     include_background: bool,
     class_weights: list[float] | None,
+    empty_class: str = "smooth",
+    min_denominator: float = 0.0,
+    log_loss: bool = False,
+    log_epsilon: float = 1e-7,
+    class_reduction: str = "mean",
     **statistics: Any,
 ) -> Tensor:
     r"""Soft Dice loss, averaged over classes.
 
     .. math::
 
-        \ell_c = 1 - \frac{2 I_c + s_{nr}}{P_c + G_c + s_{dr}}
+        \ell_c = 1 - \frac{2 I_c + s_{nr}}{\max(P_c + G_c + s_{dr},\ m)}
+
+    with :math:`m` = ``min_denominator`` (0 by default); ``log_loss=True``
+    makes :math:`\ell_c` the :math:`-\log` of the ratio (floored at
+    ``log_epsilon``), and ``empty_class="zero"`` sets :math:`\ell_c = 0`
+    where :math:`G_c = 0`.
 
     {args}
+    {score_args}
+    {class_reduction}
     {returns}
     Equivalences, each proven in values and gradients on random inputs:
 
@@ -310,10 +448,15 @@ def dice(
       ``ignore_index=k`` in multiclass mode; in binary mode it is ours on two
       channels (``multilabel=True, include_background=False``, a one-hot
       target whose ignored rows are all zero, an out-of-range
-      ``ignore_index``).  No setting gives smp's loss 0 for a class absent
-      from the whole batch (kept in the class mean), ``log_loss=True``, an
-      active ``eps`` clamp, its multilabel per-entry ``ignore_index``, or its
-      gradient where a probability equals its 0/1 target exactly.
+      ``ignore_index``).  Without those conditions (equivalences tested in
+      ``tests/test_compat_smp.py``, through the compat class
+      ``spec.compat.smp.DiceLoss``): a class absent from the whole batch
+      (loss 0, kept in the class mean) is ``empty_class="zero"``, the active
+      ``eps`` clamp ``min_denominator=2e``, ``log_loss=True``
+      ``log_loss=True, log_epsilon=e``, and smp's L1 intersection (soft
+      targets; ties ``p = g``) ``intersection="l1"``; smp's per-entry
+      ``ignore_index`` of binary/multilabel mode zeroes the probabilities and
+      targets of the ignored entries.
     * kornia 0.9.0 (same file): ``kornia.losses.DiceLoss(average="macro",
       eps=e, weight=w, ignore_index=k)`` = ``smooth_nr=0, smooth_dr=e,
       class_weights=w, ignore_index=k, batch=False`` (``weight=[0, 1, ...]``:
@@ -341,8 +484,11 @@ def dice(
     """
     intersection, pred_volume, true_volume = overlap_statistics(ops, y_pred, y_true, **statistics)
     s_nr, s_dr = _smoothing(smooth, smooth_nr, smooth_dr)
-    loss = 1.0 - _score(ops, 2.0 * intersection + s_nr, pred_volume + true_volume + s_dr, positive=s_dr > 0.0)
-    return _class_average(ops, loss, include_background, class_weights)
+    denominator = _floored(ops, pred_volume + true_volume + s_dr, min_denominator)
+    score = _score(ops, 2.0 * intersection + s_nr, denominator, positive=s_dr > 0.0 or min_denominator > 0.0)
+    loss = _score_loss(ops, score, log_loss=log_loss, log_epsilon=log_epsilon)
+    loss = _empty_class_rule(ops, loss, true_volume, empty_class)
+    return _class_average(ops, loss, include_background, class_weights, class_reduction)
 
 
 def jaccard(
@@ -355,15 +501,25 @@ def jaccard(
     smooth_dr: float | None,
     include_background: bool,
     class_weights: list[float] | None,
+    empty_class: str = "smooth",
+    min_denominator: float = 0.0,
+    log_loss: bool = False,
+    log_epsilon: float = 1e-7,
+    class_reduction: str = "mean",
     **statistics: Any,
 ) -> Tensor:
     r"""Soft Jaccard (IoU) loss, averaged over classes.
 
     .. math::
 
-        \ell_c = 1 - \frac{I_c + s_{nr}}{P_c + G_c - I_c + s_{dr}}
+        \ell_c = 1 - \frac{I_c + s_{nr}}{\max(P_c + G_c - I_c + s_{dr},\ m)}
+
+    with :math:`m` = ``min_denominator``; ``log_loss`` and ``empty_class`` as
+    in :func:`dice`.
 
     {args}
+    {score_args}
+    {class_reduction}
     {returns}
     Equivalences, each proven in values and gradients on random inputs:
 
@@ -375,7 +531,8 @@ def jaccard(
     * smp 0.6.0 (``tests/test_peers_overlap_libraries.py``):
       ``JaccardLoss(mode, smooth=s, ...)`` = ``smooth=s`` (not doubled) with
       the other settings, conditions and divergences given for smp's
-      ``DiceLoss`` in :func:`dice`.
+      ``DiceLoss`` in :func:`dice` (its ``eps=e`` clamp:
+      ``min_denominator=e``; tested in ``tests/test_compat_smp.py``).
     * MONAI 1.6 ``MaskedDiceLoss(jaccard=True, smooth_nr=2a, smooth_dr=2b,
       ...)`` (same file) = ``smooth_nr=a, smooth_dr=b`` with the mask
       settings given in :func:`dice`.
@@ -386,8 +543,11 @@ def jaccard(
     """
     intersection, pred_volume, true_volume = overlap_statistics(ops, y_pred, y_true, **statistics)
     s_nr, s_dr = _smoothing(smooth, smooth_nr, smooth_dr)
-    loss = 1.0 - _score(ops, intersection + s_nr, pred_volume + true_volume - intersection + s_dr)
-    return _class_average(ops, loss, include_background, class_weights)
+    denominator = _floored(ops, pred_volume + true_volume - intersection + s_dr, min_denominator)
+    score = _score(ops, intersection + s_nr, denominator)
+    loss = _score_loss(ops, score, log_loss=log_loss, log_epsilon=log_epsilon)
+    loss = _empty_class_rule(ops, loss, true_volume, empty_class)
+    return _class_average(ops, loss, include_background, class_weights, class_reduction)
 
 
 def tversky(
@@ -403,13 +563,18 @@ def tversky(
     smooth_dr: float | None,
     include_background: bool,
     class_weights: list[float] | None,
+    empty_class: str = "smooth",
+    min_denominator: float = 0.0,
+    log_loss: bool = False,
+    log_epsilon: float = 1e-7,
+    class_reduction: str = "mean",
     **statistics: Any,
 ) -> Tensor:
     r"""Tversky loss with an optional focal exponent, averaged over classes.
 
     .. math::
 
-        T_c = \frac{I_c + s_{nr}}{I_c + \alpha\,FP_c + \beta\,FN_c + s_{dr}},\qquad
+        T_c = \frac{I_c + s_{nr}}{\max(I_c + \alpha\,FP_c + \beta\,FN_c + s_{dr},\ m)},\qquad
         \ell_c = (1 - T_c)^{\gamma}
 
     with :math:`FP = P - I` and :math:`FN = G - I`.  ``alpha`` weighs false
@@ -419,12 +584,16 @@ def tversky(
     exponent :math:`1/\gamma_{paper}` is ``gamma`` here).  For ``gamma != 1``,
     :math:`1 - T_c` is floored at 0, where the gradient is 0 (it can only go
     below 0 when ``smooth_nr > smooth_dr``); ``gamma = 1`` keeps it unfloored,
-    as MONAI does.
+    as MONAI does.  :math:`m` is ``min_denominator``; with ``log_loss`` the
+    base is :math:`-\log\max(T_c, \epsilon_{log})` instead of :math:`1 - T_c`,
+    and ``empty_class="zero"`` sets the base to 0 where :math:`G_c = 0`.
 
     {args}
         alpha: weight of false positives.
         beta: weight of false negatives.
         gamma: focal exponent, > 0.
+    {score_args}
+    {class_reduction}
     {returns}
     Equivalences, each proven in values and gradients on random inputs:
 
@@ -449,7 +618,8 @@ def tversky(
       gamma=1)`` = ``alpha=a, beta=b, gamma=1, smooth=s, batch=True,
       multilabel=(mode != "multiclass")`` when every class has a target pixel
       in the batch (smp's ``gamma`` acts after the class mean: see
-      ``focal_tversky``).
+      ``focal_tversky``); the empty-class rule, ``eps`` and ``log_loss`` as
+      for smp's ``DiceLoss`` in :func:`dice`, with ``min_denominator=eps``.
 
     References:
         Salehi, Erdogmus, Gholipour, "Tversky loss function for image
@@ -460,11 +630,25 @@ def tversky(
     intersection, pred_volume, true_volume = overlap_statistics(ops, y_pred, y_true, **statistics)
     s_nr, s_dr = _smoothing(smooth, smooth_nr, smooth_dr)
     false_pos, false_neg = pred_volume - intersection, true_volume - intersection
-    loss = tversky_complement(
-        ops, intersection, false_pos, false_neg, alpha=alpha, beta=beta, smooth_nr=s_nr, smooth_dr=s_dr
-    )
+    if log_loss:
+        denominator = intersection + alpha * false_pos + beta * false_neg + s_dr
+        score = _score(ops, intersection + s_nr, _floored(ops, denominator, min_denominator))
+        loss = _score_loss(ops, score, log_loss=True, log_epsilon=log_epsilon)
+    else:
+        loss = tversky_complement(
+            ops,
+            intersection,
+            false_pos,
+            false_neg,
+            alpha=alpha,
+            beta=beta,
+            smooth_nr=s_nr,
+            smooth_dr=s_dr,
+            min_denominator=min_denominator,
+        )
+    loss = _empty_class_rule(ops, loss, true_volume, empty_class)
     loss = safe_power(ops, loss, gamma)
-    return _class_average(ops, loss, include_background, class_weights)
+    return _class_average(ops, loss, include_background, class_weights, class_reduction)
 
 
 def generalized_dice(
@@ -541,7 +725,12 @@ def generalized_dice(
 
 
 for _formula in (dice, jaccard, tversky, generalized_dice):
-    _formula.__doc__ = _formula.__doc__.replace("    {args}\n", _ARGS_DOC).replace("    {returns}\n", _RETURNS_DOC)
+    _formula.__doc__ = (
+        _formula.__doc__.replace("    {args}\n", _ARGS_DOC)
+        .replace("    {score_args}\n", _SCORE_ARGS_DOC.lstrip("\n"))
+        .replace("    {class_reduction}\n", _CLASS_REDUCTION_DOC.lstrip("\n"))
+        .replace("    {returns}\n", _RETURNS_DOC)
+    )
 
 _SEGMENTATION_INPUTS = CLASS_INPUTS
 
@@ -555,25 +744,49 @@ def _common_presets(extra: dict[str, dict]) -> dict[str, dict]:
         "ignore_index": {"ignore_index": 255, "smooth_nr": 0.0, "smooth_dr": 1e-6},
         "multilabel_squared": {"multilabel": True, "squared": True, "smooth": 1.0},
         "unsmoothed": {"smooth": 0.0},
+        "l1_intersection": {"intersection": "l1", "smooth": 1.0},
     }
     presets.update(extra)
     return presets
 
 
+# smp's conventions (SCORE_PARAMS): the empty-class rule with a denominator clamp, and log_loss
+SMP_PRESETS = {
+    "smp_empty_zero_clamped": {"empty_class": "zero", "min_denominator": 0.5, "smooth": 0.0, "batch": True},
+    "smp_log_loss": {"log_loss": True, "log_epsilon": 1e-3, "empty_class": "zero", "multilabel": True},
+}
+
 _SPECS = [
-    (dice, (), {"multilabel_probabilities": {"multilabel": True, "from_logits": False, "batch": True}}),
-    (jaccard, (), {"ignore_in_range_batch": {"ignore_index": 1, "batch": True}}),
+    (
+        dice,
+        (*SCORE_PARAMS, CLASS_REDUCTION),
+        {
+            "multilabel_probabilities": {"multilabel": True, "from_logits": False, "batch": True},
+            **SMP_PRESETS,
+            **PER_CLASS_PRESETS,
+        },
+    ),
+    (
+        jaccard,
+        (*SCORE_PARAMS, CLASS_REDUCTION),
+        {"ignore_in_range_batch": {"ignore_index": 1, "batch": True}, **SMP_PRESETS, **PER_CLASS_PRESETS},
+    ),
     (
         tversky,
         (
             Param("alpha", "float", 0.5, "weight of false positives", low=0.0),
             Param("beta", "float", 0.5, "weight of false negatives", low=0.0),
             Param("gamma", "float", 1.0, "focal exponent applied per class", low=0.0, low_open=True),
+            *SCORE_PARAMS,
+            CLASS_REDUCTION,
         ),
         {
             "fn_heavy": {"alpha": 0.3, "beta": 0.7},
             "focal": {"alpha": 0.7, "beta": 0.3, "gamma": 0.75},
             "focal_strong_batch": {"gamma": 2.0, "batch": True, "multilabel": True},
+            **SMP_PRESETS,
+            "smp_log_focal": {"log_loss": True, "gamma": 2.0, "min_denominator": 0.5, "alpha": 0.3, "beta": 0.7},
+            **PER_CLASS_PRESETS,
         },
     ),
     (

@@ -23,8 +23,11 @@ from spec.losses._classification import CLASS_AXIS, FROM_LOGITS
 from spec.losses._overlap import (
     _ARGS_DOC,
     _RETURNS_DOC,
+    _SCORE_ARGS_DOC,
     _SEGMENTATION_INPUTS,
+    CLASS_REDUCTION,
     OVERLAP_PARAMS,
+    SCORE_PARAMS,
     _class_average,
     _common_presets,
     _score,
@@ -66,6 +69,7 @@ def _with_common_args(formula: Any) -> Any:
         formula.__doc__.replace("    {common}", "        " + _COMMON_ARGS)
         .replace("    {overlap_args}", _OVERLAP_ARGS)
         .replace("    {overlap_returns}", _OVERLAP_RETURNS)
+        .replace("    {score_args}", _SCORE_ARGS_DOC.strip("\n"))
     )
     return formula
 
@@ -109,6 +113,7 @@ def focal_tversky(
         gamma: focal exponent, > 0 (< 1 emphasises hard classes).
         focal_scope: ``"class"`` -- exponent per class before the average;
             ``"mean"`` -- exponent on the class average.
+    {score_args}
 
     {overlap_returns}
 
@@ -119,10 +124,12 @@ def focal_tversky(
     class_weights=w, ignore_index=k`` with ``from_logits=True`` and
     ``multilabel = (mode != "multiclass")`` (``ignore_index`` tested with
     integer labels in multiclass mode), whenever every class has a target
-    pixel in the batch.  Not reproducible: smp sets the loss of a
-    class absent from the whole batch to 0 while keeping it in the class
-    average, and clamps its denominator at ``eps`` instead of adding a
-    smoothing.
+    pixel in the batch.  In general (tested in ``tests/test_compat_smp.py``
+    through ``spec.compat.smp.TverskyLoss``): smp's loss 0 for a class
+    absent from the whole batch, kept in the class average, is
+    ``empty_class="zero"``; its ``eps`` clamp of the denominator
+    ``min_denominator=eps``; ``log_loss=True`` ``log_loss=True,
+    log_epsilon=eps``; its L1 intersection ``intersection="l1"``.
 
     References:
         Abraham, Khan, "A Novel Focal Tversky Loss Function with Improved
@@ -425,6 +432,7 @@ def mcc(
     epsilon: float,
     include_background: bool,
     class_weights: list[float] | None,
+    class_reduction: str = "mean",
     **statistics: Any,
 ) -> Tensor:
     r"""Matthews correlation coefficient loss from the soft confusion matrix, averaged over classes.
@@ -457,9 +465,15 @@ def mcc(
         class_weights: weights :math:`w_c` of the class average
             :math:`\sum_c w_c \ell_c / \sum_c w_c`.
         ignore_index: label whose positions are removed from all entries.
+        class_reduction: ``"mean"`` -- the class average; ``"none"`` -- one
+            loss per class :math:`w_c \ell_c` (``(N, C)``, ``(C,)`` with
+            ``batch``; class 0 left out when ``include_background`` is
+            False), MONAI's elements for its ``reduction="sum"``/``"none"``
+            (tested in ``tests/test_compat_monai.py``).
 
     Returns:
-        One loss per sample ``(N,)``, or a scalar with ``batch=True``.
+        One loss per sample ``(N,)``, or a scalar with ``batch=True``
+        (``(N, C)`` / ``(C,)`` with ``class_reduction="none"``).
 
     Equivalences (tested in ``tests/test_peers_region.py``):
     ``monai.losses.MCCLoss(softmax=True, to_onehot_y=True, smooth_nr=a,
@@ -483,7 +497,7 @@ def mcc(
     denominator = safe_power(ops, (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn) + smooth_dr, 0.5)
     loss = 1.0 - safe_divide(ops, numerator, denominator)
     perfect = ops.logical_and(ops.equal(fp, 0.0), ops.equal(fn, 0.0))
-    return _class_average(ops, ops.where(perfect, 0.0, loss), include_background, class_weights)
+    return _class_average(ops, ops.where(perfect, 0.0, loss), include_background, class_weights, class_reduction)
 
 
 # --------------------------------------------------------------------------- sensitivity-specificity
@@ -754,9 +768,19 @@ _REGION_SPECS: list[tuple[Any, tuple[Param, ...], dict[str, dict], tuple]] = [
                 "'class': exponent per class; 'mean': on the class average (smp)",
                 choices=("class", "mean"),
             ),
+            *SCORE_PARAMS,
         ),
         _common_presets(
             {
+                "smp": {
+                    "focal_scope": "mean",
+                    "batch": True,
+                    "empty_class": "zero",
+                    "min_denominator": 0.5,
+                    "smooth": 0.0,
+                    "gamma": 2.0,
+                },
+                "smp_log_loss": {"focal_scope": "mean", "log_loss": True, "log_epsilon": 1e-3, "multilabel": True},
                 "mean_scope": {"focal_scope": "mean", "batch": True},
                 "symmetric_strong": {"alpha": 0.5, "beta": 0.5, "gamma": 2.0, "focal_scope": "mean"},
                 "fp_heavy_multilabel": {"alpha": 0.8, "beta": 0.2, "gamma": 0.5, "multilabel": True},
@@ -837,11 +861,18 @@ _REGION_SPECS: list[tuple[Any, tuple[Param, ...], dict[str, dict], tuple]] = [
             _OVERLAP["include_background"],
             _OVERLAP["class_weights"],
             _IGNORE,
+            CLASS_REDUCTION,
         ),
         {
             "default": {},
             "probabilities": {"from_logits": False},
             "batch": {"batch": True},
+            "per_class_weighted": {
+                "class_reduction": "none",
+                "include_background": False,
+                "class_weights": [1.0, 2.0, 0.5],
+            },
+            "per_class_multilabel": {"class_reduction": "none", "multilabel": True},
             "no_background_weighted": {"include_background": False, "class_weights": [1.0, 2.0, 0.5]},
             "ignore_index": {"ignore_index": 255, "smooth_nr": 1e-6},
             "multilabel": {"multilabel": True},
