@@ -248,11 +248,13 @@ def poisson_nll_cases():
 
 def gaussian_nll_cases():
     cases = []
-    for var_form, args in itertools.product(
-        ("full", "no_last_axis", "last_axis_1"), _grid(full=[False, True], eps=[1e-6, 0.3], reduction=REDUCTIONS)
+    for shape_name, var_form, args in itertools.product(
+        ("2d", "map"),
+        ("full", "no_last_axis", "last_axis_1"),
+        _grid(full=[False, True], eps=[1e-6, 0.3], reduction=REDUCTIONS),
     ):
-        shape = SHAPES["map"]
-        rng = rng_for("gauss", var_form, args)
+        shape = SHAPES[shape_name]
+        rng = rng_for("gauss", shape_name, var_form, args)
         var_shape = {"full": shape, "no_last_axis": shape[:-1], "last_axis_1": (*shape[:-1], 1)}[var_form]
         var = rng.uniform(0.1, 2.0, var_shape)
         var.flat[0] = 0.2 * args["eps"]  # below the clamp
@@ -261,7 +263,7 @@ def gaussian_nll_cases():
                 args,
                 {"input": rng.normal(size=shape), "target": rng.normal(size=shape), "var": var},
                 ("input", "var"),
-                f"{var_form}-{args}",
+                f"{shape_name}-{var_form}-{args}",
             )
         )
     return cases

@@ -236,8 +236,10 @@ def soft_dice_cldice(
         ``reduction="mean"`` (``sigmoid=True`` = ``multilabel=True``; no
         activation = ``from_logits=False``).
         MONAI's ``"sum"`` adds a sum over images *and classes* of Dice to a
-        sum over images of clDice, and its ``"none"`` cannot broadcast the
-        two parts' shapes; neither is reproduced.
+        sum over images of clDice, and its ``"none"`` broadcasts the two
+        parts' shapes into ``(B, C', 1, B)``; this loss reproduces neither,
+        the compat class ``SoftDiceclDiceLoss`` does, by combining the parts
+        as MONAI does (``tests/test_compat_monai.py``).
 
     References:
         Shit, Paetzold, Sekuboyina, Ezhov, Unger, Zhylka, Pluim, Bauer,
