@@ -801,22 +801,25 @@ _monai(
 )
 
 
+def _sigmoid_focal_term(args: dict[str, Any], owner: str, *, alpha: Any, reduction: str) -> Mapped:
+    """The focal term of MONAI's Dice + focal compounds: ``FocalLoss`` without softmax or ignore_index."""
+    focal_args = dict(
+        include_background=args["include_background"],
+        to_onehot_y=args["to_onehot_y"],
+        gamma=args["gamma"],
+        alpha=alpha,
+        weight=args["weight"],
+        reduction=reduction,
+        use_softmax=False,
+        ignore_index=None,
+    )
+    return _focal(focal_args, owner)
+
+
 def _dice_focal(args: dict[str, Any], owner: str = _owner("DiceFocalLoss")) -> Sum:
     reduction = reduction_of(owner, args["reduction"])
     dice = _dice_part(args, owner)
-    focal = _focal(
-        dict(
-            include_background=args["include_background"],
-            to_onehot_y=args["to_onehot_y"],
-            gamma=args["gamma"],
-            alpha=args["alpha"],
-            weight=args["weight"],
-            reduction=reduction,
-            use_softmax=False,
-            ignore_index=None,
-        ),
-        owner,
-    )
+    focal = _sigmoid_focal_term(args, owner, alpha=args["alpha"], reduction=reduction)
     lambdas = _lambda(owner, "lambda_dice", args["lambda_dice"]), _lambda(owner, "lambda_focal", args["lambda_focal"])
     return Sum(((lambdas[0], dice), (lambdas[1], focal)))
 
@@ -849,19 +852,7 @@ _monai(
 def _generalized_dice_focal(args: dict[str, Any], owner: str = _owner("GeneralizedDiceFocalLoss")) -> Sum:
     reduction = reduction_of(owner, args["reduction"])
     gdl = _generalized_dice({**args, "soft_label": False}, owner)
-    focal = _focal(
-        dict(
-            include_background=args["include_background"],
-            to_onehot_y=args["to_onehot_y"],
-            gamma=args["gamma"],
-            alpha=None,
-            weight=args["weight"],
-            reduction=reduction,
-            use_softmax=False,
-            ignore_index=None,
-        ),
-        owner,
-    )
+    focal = _sigmoid_focal_term(args, owner, alpha=None, reduction=reduction)
     lambdas = _lambda(owner, "lambda_gdl", args["lambda_gdl"]), _lambda(owner, "lambda_focal", args["lambda_focal"])
     return Sum(((lambdas[0], gdl), (lambdas[1], focal)))
 
