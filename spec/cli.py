@@ -19,6 +19,8 @@ _COLUMNS = [
     ("value tensorflow float64", "val np~tf 64"),
     ("value torch float32", "val np~pt 32"),
     ("value tensorflow float32", "val np~tf 32"),
+    ("value onnx float64", "val np~ox 64"),
+    ("value onnx float32", "val np~ox 32"),
     ("grad torch-tf float64", "grad pt~tf 64"),
     ("grad torch-tf float32", "grad pt~tf 32"),
     ("fd torch float64", "grad pt~fd 64"),
@@ -26,7 +28,7 @@ _COLUMNS = [
 ]
 
 
-def _load_frameworks_quietly() -> dict:
+def _load_frameworks_quietly(names: Sequence[str] | None = None) -> dict:
     """Import the framework adapters with TensorFlow's start-up banner (printed
     from C++ before its log level applies) kept off the terminal."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -37,7 +39,7 @@ def _load_frameworks_quietly() -> dict:
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            return parity.load_frameworks()
+            return parity.load_frameworks(parity.FRAMEWORKS if names is None else names)
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -75,7 +77,11 @@ def _parity(args: argparse.Namespace) -> int:
     else:
         chosen = [get(name) for name in args.loss] if args.loss else list(specs())
         jobs = [(spec, None) for spec in chosen]
-    frameworks = _load_frameworks_quietly()
+    try:
+        frameworks = _load_frameworks_quietly()
+    except ImportError as error:  # the onnx extra is optional for users
+        frameworks = _load_frameworks_quietly(("torch", "tensorflow"))
+        print(f"note: no ONNX column ({error}); pip install 'lossbridge[onnx]' adds it")
     progress = _Progress()
     header = (
         f"{'loss':26s} {'preset':24s} {'cases':>5s} " + " ".join(f"{short:>13s}" for _, short in _COLUMNS) + "  result"
@@ -168,7 +174,7 @@ def _crosscheck(args: argparse.Namespace) -> int:
     ndim = len(args.shape)
     if not -ndim <= args.class_axis < ndim:
         raise ValueError(f"--class-axis {args.class_axis} is outside the {ndim}-D --shape {args.shape}")
-    _load_frameworks_quietly()
+    _load_frameworks_quietly(("torch", "tensorflow"))
     tf_fn = crosscheck.load_callable(args.tf, what="--tf")
     torch_fn = crosscheck.load_callable(args.torch, what="--torch")
     cases = crosscheck.problems(args.shape, args.prediction, args.target, args.class_axis, seed=args.seed)
@@ -181,6 +187,44 @@ def _crosscheck(args: argparse.Namespace) -> int:
     print(crosscheck.table(results))
     print(crosscheck.verdict(results))
     return 0 if all(r.passed for r in results) else 1
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from spec import onnx as onnx_export
+
+    source = args.loss
+    if source.endswith(".json") or os.path.isfile(source):
+        with open(source, encoding="utf-8") as handle:
+            text = handle.read()
+        try:
+            config = neutral.load(json.loads(text))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{source} is not JSON ({error}); expected a neutral loss config") from None
+    else:
+        config = {"name": source, "params": {}}
+    shape: object = args.shape
+    if neutral.is_multitask(config):  # one example shape for every output
+        shape = {name: args.shape for name in config["outputs"]}
+    model = onnx_export.export(
+        config,
+        shape=shape,
+        target=args.target,
+        dtype=args.dtype,
+        sample_weight=args.sample_weight,
+        opset=args.opset,
+        default_class_axis=args.class_axis,
+    )
+    import onnx
+
+    onnx.save(model, args.output)
+    inputs = ", ".join(
+        f"{i.name}{[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]}" for i in model.graph.input
+    )
+    outputs = ", ".join(o.name for o in model.graph.output)
+    static = dict((p.key, p.value) for p in model.metadata_props)["static_sizes"]
+    print(f"wrote {args.output}: opset {args.opset}, {len(model.graph.node)} nodes; inputs {inputs}; outputs {outputs}")
+    print(f"static sizes: {static}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -214,17 +258,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     cross.add_argument("--tf", required=True, metavar="MODULE:FN", help="TF/Keras loss, called fn(y_true, y_pred)")
     cross.add_argument("--torch", required=True, metavar="MODULE:FN", help="torch loss, called fn(input, target)")
     cross.add_argument("--shape", required=True, type=_shape, help="prediction shape, e.g. 4,3,8,8")
-    cross.add_argument("--prediction", choices=["logits", "probabilities", "sigmoid", "values"], default="logits",
-                       help="what y_pred holds (probabilities: softmax over the class axis; sigmoid: independent)")
-    cross.add_argument("--target", choices=["labels", "one-hot", "binary", "probabilities", "values"],
-                       default="labels", help="what y_true holds (labels: integers without the class axis)")
+    cross.add_argument(
+        "--prediction",
+        choices=["logits", "probabilities", "sigmoid", "values"],
+        default="logits",
+        help="what y_pred holds (probabilities: softmax over the class axis; sigmoid: independent)",
+    )
+    cross.add_argument(
+        "--target",
+        choices=["labels", "one-hot", "binary", "probabilities", "values"],
+        default="labels",
+        help="what y_true holds (labels: integers without the class axis)",
+    )
     cross.add_argument("--class-axis", type=int, default=1, help="class axis of --shape (default 1)")
-    cross.add_argument("--tf-channels-last", action="store_true",
-                       help="give the TF function the class axis last (gradients are moved back to compare)")
+    cross.add_argument(
+        "--tf-channels-last",
+        action="store_true",
+        help="give the TF function the class axis last (gradients are moved back to compare)",
+    )
     cross.add_argument("--rtol64", type=float, default=1e-6, help="tolerance in float64 (default 1e-6)")
     cross.add_argument("--rtol32", type=float, default=1e-4, help="tolerance in float32 (default 1e-4)")
     cross.add_argument("--seed", type=int, default=0)
     cross.set_defaults(run=_crosscheck)
+    export = sub.add_parser("export-onnx", help="export a loss (name or neutral config JSON) as an ONNX graph")
+    export.add_argument("loss", metavar="NAME_OR_CONFIG.json", help="a registered loss name or a config file")
+    export.add_argument("--shape", required=True, type=_shape, help="example y_pred shape, e.g. 2,4,64,64")
+    export.add_argument(
+        "--target",
+        choices=["labels", "dense"],
+        default="labels",
+        help="y_true as integer labels (default, where the loss takes them) or dense",
+    )
+    export.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    export.add_argument("--sample-weight", action="store_true", help="add a per-sample sample_weight input")
+    export.add_argument("--opset", type=int, default=18)
+    export.add_argument("--class-axis", type=int, default=1, help="layout when the config leaves class_axis unset")
+    export.add_argument("-o", "--output", required=True, metavar="loss.onnx")
+    export.set_defaults(run=_export_onnx)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

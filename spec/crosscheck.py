@@ -189,7 +189,7 @@ def compare(
     tolerance = {**TOLERANCE, **(tolerance or {})}
     from spec import parity
 
-    frameworks = parity.load_frameworks()
+    frameworks = parity.load_frameworks(("torch", "tensorflow"))
     torch_side, tf_side = frameworks["torch"], frameworks["tensorflow"]
     results = []
     for case in cases:

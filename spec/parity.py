@@ -44,7 +44,9 @@ VALUE_FLOOR = {"float64": 1e-6, "float32": 1e-2}
 GRAD_FLOOR = 1e-6
 FD_FLOOR = 1e-4  # central differences carry ~1e-11 of round-off at |x| = 50
 DTYPES = ("float64", "float32")
-FRAMEWORKS = {"torch": "losses_torch._parity", "tensorflow": "losses_tf._parity"}
+FRAMEWORKS = {"torch": "losses_torch._parity", "tensorflow": "losses_tf._parity", "onnx": "spec._onnx_parity"}
+# the frameworks that differentiate (ONNX graphs are evaluated forward only)
+GRADIENT_FRAMEWORKS = ("torch", "tensorflow")
 LAYOUTS = {"channels_first": 1, "channels_last": -1}
 
 
@@ -215,7 +217,9 @@ def run_case(case: Case, frameworks: Mapping[str, Any], row: Row, *, finite_diff
     """Evaluate one case everywhere and record its errors in ``row``."""
     ref = reference(case)
     results: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    for name, adapter in frameworks.items():
+    differentiating = [name for name in frameworks if name in GRADIENT_FRAMEWORKS]
+    for name in differentiating:
+        adapter = frameworks[name]
         for dtype in DTYPES:
             value, grad = adapter.value_and_grad(
                 case.spec, case.params, case.reduction, case.y_pred, case.y_true, case.sample_weight, dtype, case.extras
@@ -224,6 +228,12 @@ def run_case(case: Case, frameworks: Mapping[str, Any], row: Row, *, finite_diff
             if not (np.all(np.isfinite(value)) and np.all(np.isfinite(grad))):
                 row.failures.append(f"NaN/inf in {name} {dtype} value or gradient at {case.label}")
             row.record(f"value {name} {dtype}", _value_error(value, ref, dtype), case)
+    if "onnx" in frameworks:
+        for dtype in DTYPES:
+            value = frameworks["onnx"].value(case, dtype)
+            if not np.all(np.isfinite(value)):
+                row.failures.append(f"NaN/inf in the ONNX {dtype} value at {case.label}")
+            row.record(f"value onnx {dtype}", _value_error(value, ref, dtype), case)
     if not np.all(np.isfinite(ref)):
         row.failures.append(f"NaN/inf in the NumPy reference at {case.label}")
     if "torch" in frameworks and "tensorflow" in frameworks:
@@ -233,7 +243,7 @@ def run_case(case: Case, frameworks: Mapping[str, Any], row: Row, *, finite_diff
             )
     if finite_differences and case.sample.smooth:
         fd = finite_difference_gradient(case)
-        for name in frameworks:
+        for name in differentiating:
             row.record(f"fd {name} float64", _grad_error(results[name, "float64"][1], fd, FD_FLOOR), case)
         if "torch" in frameworks:
             try:

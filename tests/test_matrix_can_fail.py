@@ -71,3 +71,15 @@ def test_cli_exits_non_zero_on_a_failing_row(broken_loss, capsys):
     assert main(["parity", "--loss", "test_cli_drifting", "--no-finite-differences"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "FAILED: 1 failing row(s)" in out
+
+
+def test_value_drift_in_the_onnx_graph_fails(broken_loss, frameworks):
+    def drifting(ops, y_pred, y_true):
+        """Squared error, 1e-5 too large in the ONNX graph only."""
+        scale = 1.00001 if ops.name == "onnx" else 1.0
+        return scale * (y_pred - y_true) * (y_pred - y_true)
+
+    failures = _failures(broken_loss("test_onnx_drifting", drifting), frameworks)
+    assert any(f.startswith("value onnx float64") for f in failures)
+    assert any(f.startswith("value onnx float32") for f in failures)
+    assert not any(f.startswith(("value torch", "value tensorflow")) for f in failures)
