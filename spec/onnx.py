@@ -313,7 +313,8 @@ def _export_single(config, inputs, shape, target, dtype, sample_weight, opset, m
         "lossbridge_config": json.dumps(neutral.to_config(spec, params, reduction=extras["reduction"])),
         "static_sizes": _static_sizes(mode),
     }
-    doc = f"lossbridge {spec.name}: {spec.summary}"
+    described = [f"{e.name}: {e.doc}" for e in spec.inputs.extras]
+    doc = f"lossbridge {spec.name}: {spec.summary}" + "".join(f"\ninput {line}" for line in described)
     return _model(graph, onnx_inputs, onnx_outputs, opset, metadata, doc)
 
 
