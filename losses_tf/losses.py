@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import keras
 import tensorflow as tf
 
+from losses_tf._eager import EagerGraphs
 from losses_tf.ops import TensorFlowOps
 from spec import config as neutral
 from spec.framework import class_doc, init_signature, non_default
@@ -20,7 +22,9 @@ CLASS_AXIS = -1  # Keras layout: channels-last
 
 _FRAMEWORK_ARGS = """        reduction: "sum_over_batch_size" (default; the neutral "mean"), "sum" or "none".
         name: display name (defaults to the spec name).
-        dtype: computation dtype; inputs are cast to it (Keras' float32 by default).
+        dtype: computation dtype; inputs are cast to it (Keras' float32 by default).  A
+            float16/bfloat16 dtype rounds the inputs, the loss is still computed in float32
+            and returned as float32 (the mixed-precision rule).
 
     Call: ``loss(y_true, y_pred, sample_weight=None)``, as every Keras loss;
     extra inputs (if the loss has any) by keyword."""
@@ -28,6 +32,11 @@ _FRAMEWORK_ARGS = """        reduction: "sum_over_batch_size" (default; the neut
 
 def _to_tensor(x: Any) -> tf.Tensor:
     return x if tf.is_tensor(x) else tf.convert_to_tensor(x)
+
+
+# each loss instance's traced graphs for repeated eager calls (kept off the
+# instance, so copying or serialising a loss never meets a tf.function)
+_GRAPHS: weakref.WeakKeyDictionary[SpecLoss, EagerGraphs] = weakref.WeakKeyDictionary()
 
 
 class SpecLoss(keras.losses.Loss):
@@ -80,6 +89,11 @@ class SpecLoss(keras.losses.Loss):
         y_true, y_pred = self._prepare(y_true, y_pred)
         if sample_weight is not None:
             sample_weight = _to_tensor(sample_weight)
+        extras = {k: _to_tensor(v) for k, v in (extras or {}).items()}
+        if tf.executing_eagerly():
+            traced = self._eager_graphs()(y_pred, y_true, sample_weight, extras, reduction)
+            if traced is not None:  # None: this call runs op by op
+                return traced
         return evaluate(
             self.spec,
             self.params,
@@ -88,9 +102,16 @@ class SpecLoss(keras.losses.Loss):
             sample_weight=sample_weight,
             reduction=reduction,
             default_class_axis=CLASS_AXIS,
-            extras={k: _to_tensor(v) for k, v in (extras or {}).items()},
+            extras=extras,
             ops=OPS,
         )
+
+    def _eager_graphs(self) -> EagerGraphs:
+        """This loss's traced graphs for repeated eager calls (``losses_tf._eager``)."""
+        graphs = _GRAPHS.get(self)
+        if graphs is None:
+            graphs = _GRAPHS[self] = EagerGraphs(self.spec, self.params)
+        return graphs
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None, **extras: Any) -> tf.Tensor:
         # The spec applies sample_weight and the reduction itself (class-weight

@@ -7,12 +7,43 @@ from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
+from tensorflow.python.ops import control_flow_util, gen_nn_ops
 
 from spec.ops import Ops, composite_forced, pool_padding
 
 
 def _axis(axis: int | Sequence[int] | None) -> int | list[int] | None:
     return list(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def _compiling_with_xla() -> bool:
+    """Whether ops are being traced for XLA (``tf.function(jit_compile=True)``),
+    where some native kernels compile worse than their expansion."""
+    if tf.executing_eagerly():
+        return False
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+@tf.custom_gradient
+def _softmax_cross_entropy_2d(logits: tf.Tensor, targets: tf.Tensor) -> tuple[tf.Tensor, Any]:
+    """TensorFlow's fused softmax cross-entropy of ``(positions, classes)``
+    logits and dense targets, with the gradient of its value.
+
+    The kernel returns ``backprop = softmax - t`` as its gradient, the
+    derivative only when a target row sums to 1; the derivative is
+    ``softmax T - t`` with ``T`` the row sum, i.e. ``backprop T + t (T - 1)``
+    (``backprop`` itself, bit for bit, for one-hot rows).  The targets'
+    gradient is ``-log_softmax``, as for the composite.
+    """
+    loss, backprop = gen_nn_ops.softmax_cross_entropy_with_logits(logits, targets)
+    total = tf.reduce_sum(targets, axis=-1, keepdims=True)
+
+    def gradient(upstream: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        upstream = tf.expand_dims(upstream, -1)
+        to_logits = upstream * (backprop * total + targets * (total - 1.0))
+        return to_logits, -upstream * tf.nn.log_softmax(logits, axis=-1)
+
+    return loss, gradient
 
 
 class TensorFlowOps(Ops):
@@ -34,11 +65,13 @@ class TensorFlowOps(Ops):
         return not tf.executing_eagerly()
 
     def value_range(self, x):
-        if tf.size(x) == 0:
+        # eager tensors have static shapes: no op for the size, and one host read for both ends
+        if x.shape.num_elements() == 0:
             return 0.0, 0.0
         if x.dtype == tf.bool:
             x = tf.cast(x, tf.int32)
-        return tf.reduce_min(x).numpy().item(), tf.reduce_max(x).numpy().item()
+        low, high = tf.stack([tf.reduce_min(x), tf.reduce_max(x)]).numpy().tolist()
+        return low, high
 
     def count_where(self, x):
         return int(tf.math.count_nonzero(x))
@@ -51,6 +84,9 @@ class TensorFlowOps(Ops):
 
     def cast(self, x, like):
         return tf.cast(x, like.dtype)
+
+    def to_float32(self, x):
+        return tf.cast(x, tf.float32)  # the Cast gradient returns in x's dtype
 
     def reshape(self, x, shape):
         return tf.reshape(x, list(shape))
@@ -154,6 +190,65 @@ class TensorFlowOps(Ops):
     def stop_gradient(self, x):
         return tf.stop_gradient(x)
 
+    # -- fused edge-safe helpers and dense cross-entropies (TensorFlow kernels) --
+    def clip(self, x, low, high):
+        if composite_forced():
+            return super().clip(x, low, high)
+        # The ClipByValue kernel (tf.clip_by_value composes Minimum and Maximum, whose
+        # gradients cost twice as much): its gradient passes where low <= x <= high,
+        # bounds included, and is 0 outside, the protocol's convention; NaN stays NaN.
+        low, high = tf.constant(low, dtype=x.dtype), tf.constant(high, dtype=x.dtype)
+        return tf.raw_ops.ClipByValue(t=x, clip_value_min=low, clip_value_max=high)
+
+    def safe_divide(self, numerator, denominator, when_zero=0.0):
+        if composite_forced() or when_zero != 0.0 or not (tf.is_tensor(numerator) and tf.is_tensor(denominator)):
+            return super().safe_divide(numerator, denominator, when_zero)
+        if _compiling_with_xla():
+            # XLA's CPU code for a select on a broadcast predicate inside a reduction is slow
+            # (5x here for a renormalised softmax); a 0/1 factor compiles well.  The same
+            # values where the denominator is non-zero; where it is 0, a zero of the
+            # numerator's sign (NaN for an infinite numerator), with zero gradient.
+            is_zero = tf.equal(denominator, 0.0)
+            ratio = numerator / tf.where(is_zero, tf.ones_like(denominator), denominator)
+            return ratio * tf.cast(tf.logical_not(is_zero), ratio.dtype)
+        # x / y where y != 0, else 0; its gradient is 0 for both operands where y == 0
+        return tf.math.divide_no_nan(numerator, denominator)
+
+    def safe_power(self, base, exponent):
+        if composite_forced() or exponent <= 1.0:
+            return super().safe_power(base, exponent)
+        # exponent > 1: the derivative e * base^(e - 1) is 0 at 0, so clamping the base at 0
+        # (a Relu, whose gradient is a single kernel) gives the composite's value (0 for
+        # base <= 0) and gradient (0 at and below 0)
+        return tf.pow(tf.nn.relu(base), tf.constant(exponent, dtype=base.dtype))
+
+    def sigmoid_pair(self, logits):
+        if composite_forced():
+            return super().sigmoid_pair(logits)
+        return tf.sigmoid(logits), tf.sigmoid(-logits)  # one transcendental each, not two
+
+    def sigmoid_cross_entropy(self, logits, targets):
+        if composite_forced():
+            return super().sigmoid_cross_entropy(logits, targets)
+        # max(x, 0) - x t + log1p(exp(-|x|)): the same function, gradient sigmoid(x) - t
+        return tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+
+    def softmax_cross_entropy(self, logits, targets, axis):
+        # Without XLA the composite (one LogSoftmax kernel, a product, a sum) is as fast as
+        # TensorFlow's fused kernel, whose gradient needs a correction; XLA compiles the
+        # fused kernel best.
+        if composite_forced() or not _compiling_with_xla():
+            return super().softmax_cross_entropy(logits, targets, axis)
+        last = len(logits.shape) - 1
+        if axis % (last + 1) != last:
+            logits = tf.experimental.numpy.moveaxis(logits, axis, last)
+            targets = tf.experimental.numpy.moveaxis(targets, axis, last)
+        positions = logits.shape[:-1]
+        positions = positions.as_list() if positions.is_fully_defined() else tf.shape(logits)[:-1]
+        classes = logits.shape[-1]
+        loss = _softmax_cross_entropy_2d(tf.reshape(logits, [-1, classes]), tf.reshape(targets, [-1, classes]))
+        return tf.reshape(loss, positions)
+
     def sort(self, x, axis, descending=False):
         # tf.argsort is stable in both directions (top_k keeps the lower index first)
         order = tf.argsort(x, axis=axis, direction="DESCENDING" if descending else "ASCENDING", stable=True)
@@ -182,21 +277,50 @@ class TensorFlowOps(Ops):
             shifted.append(padded[tuple(index)])
         return tf.reduce_max(tf.stack(shifted, axis=-1), axis=-1)
 
-    def sparse_softmax_cross_entropy(self, logits, labels, axis, reduction="none"):
-        if composite_forced():
-            return super().sparse_softmax_cross_entropy(logits, labels, axis, reduction)
+    def sparse_softmax_cross_entropy(
+        self, logits, labels, axis, reduction="none", *, class_weights=None, label_smoothing=0.0, ignore_index=None
+    ):
+        if composite_forced() or label_smoothing:  # TensorFlow's sparse kernel has no smoothing
+            return super().sparse_softmax_cross_entropy(
+                logits,
+                labels,
+                axis,
+                reduction,
+                class_weights=class_weights,
+                label_smoothing=label_smoothing,
+                ignore_index=ignore_index,
+            )
         last = len(logits.shape) - 1
         if axis != last:
             logits = tf.experimental.numpy.moveaxis(logits, axis, last)
+        weight = None
+        if ignore_index is not None:
+            kept = tf.not_equal(labels, tf.constant(ignore_index, dtype=labels.dtype))
+            labels = tf.where(kept, labels, tf.zeros_like(labels))
+            weight = tf.cast(kept, logits.dtype)
         nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-        if reduction == "mean":
+        if class_weights is not None:
+            label_weight = tf.gather(tf.constant(list(class_weights), dtype=nll.dtype), labels)
+            weight = label_weight if weight is None else label_weight * weight
+        if weight is not None:
+            nll = nll * weight
+        if reduction == "none":
+            return nll
+        if reduction == "sum":
+            return tf.reduce_sum(nll)
+        if weight is None:
             return tf.reduce_mean(nll)
-        return tf.reduce_sum(nll) if reduction == "sum" else nll
+        return tf.math.divide_no_nan(tf.reduce_sum(nll), tf.reduce_sum(weight))
 
     def ctc_loss(self, logits, labels, input_lengths, target_lengths, blank):
         # TensorFlow's CTC computes in float32 only
         if composite_forced() or logits.dtype != tf.float32:
             return super().ctc_loss(logits, labels, input_lengths, target_lengths, blank)
+        if not _compiling_with_xla():
+            # the labels come padded to T frames; the kernel's work grows with their width, and
+            # it reads no label past a target's length: keep the longest target's (XLA needs
+            # static shapes, so it keeps them all)
+            labels = labels[:, : tf.maximum(tf.reduce_max(target_lengths), 1)]
         return tf.nn.ctc_loss(
             labels=tf.cast(labels, tf.int32),
             logits=logits,

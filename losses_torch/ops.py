@@ -8,6 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from losses_torch._fused import DenseStatistics, LabelStatistics, SoftmaxCrossEntropy, weight_vector
 from spec.ops import Ops, composite_forced, pool_padding
 
 _INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
@@ -20,6 +21,14 @@ def _dims(axis: int | Sequence[int] | None) -> int | list[int] | None:
 # F.cross_entropy skips labels equal to its ignore_index (default -100) without
 # an error; this sentinel keeps every realistic invalid label an error.
 _NEVER_A_LABEL = -(2**62)
+# Logits below this many elements take F.cross_entropy (one C++ call) rather
+# than the Python autograd kernel, whose fixed cost is larger there.
+FUSED_MIN_SIZE = 1 << 15
+_ACTIVATIONS = {
+    "softmax": torch.softmax,
+    "sigmoid": lambda x, _: torch.sigmoid(x),
+    "none": lambda x, _: x,
+}
 
 
 class TorchOps(Ops):
@@ -61,6 +70,9 @@ class TorchOps(Ops):
 
     def cast(self, x, like):
         return x.to(like.dtype)
+
+    def to_float32(self, x):
+        return x.to(torch.float32)  # autograd casts the gradient back to x's dtype
 
     def reshape(self, x, shape):
         return x.reshape(tuple(shape))
@@ -176,12 +188,46 @@ class TorchOps(Ops):
         # amax (not max_pool2d/3d) so that tied maxima share the gradient evenly
         return torch.amax(windows, dim=tuple(range(x.dim(), x.dim() + len(halves))))
 
-    def sparse_softmax_cross_entropy(self, logits, labels, axis, reduction="none"):
+    def sparse_softmax_cross_entropy(
+        self, logits, labels, axis, reduction="none", *, class_weights=None, label_smoothing=0.0, ignore_index=None
+    ):
         if composite_forced():
-            return super().sparse_softmax_cross_entropy(logits, labels, axis, reduction)
-        if axis != 1 and logits.dim() > 2:
-            logits = torch.movedim(logits, axis, 1)
-        return F.cross_entropy(logits, labels.long(), reduction=reduction, ignore_index=_NEVER_A_LABEL)
+            return super().sparse_softmax_cross_entropy(
+                logits,
+                labels,
+                axis,
+                reduction,
+                class_weights=class_weights,
+                label_smoothing=label_smoothing,
+                ignore_index=ignore_index,
+            )
+        labels = labels.long()
+        weights = None if class_weights is None else weight_vector(tuple(class_weights), logits.dtype, logits.device)
+        if logits.numel() < FUSED_MIN_SIZE or not _fused_cross_entropy_applies(logits):
+            return _native_cross_entropy(logits, labels, axis, reduction, weights, label_smoothing, ignore_index)
+        axis %= logits.dim()
+
+        def composite(x):
+            options = {"class_weights": class_weights, "label_smoothing": label_smoothing, "ignore_index": ignore_index}
+            return Ops.sparse_softmax_cross_entropy(self, x, labels, axis, reduction, **options)
+
+        arguments = (weights, label_smoothing, ignore_index, reduction, composite)
+        return SoftmaxCrossEntropy.apply(logits, labels, axis, *arguments)
+
+    def class_statistics(self, y_pred, y_true, axis, *, activation, batch, mask=None, squared=False):
+        is_labels = y_true.dim() == y_pred.dim() - 1
+        native = not composite_forced() and not torch.compiler.is_compiling() and y_pred.numel() > 0
+        if not native or (mask is not None and not is_labels) or activation not in _ACTIVATIONS:
+            return super().class_statistics(
+                y_pred, y_true, axis, activation=activation, batch=batch, mask=mask, squared=squared
+            )
+        axis %= y_pred.dim()
+        probs = _ACTIVATIONS[activation](y_pred, axis)
+        if is_labels:
+            statistics = _label_statistics(self, probs, y_true, axis, mask, squared)
+        else:
+            statistics = DenseStatistics.apply(probs, y_true, axis, squared)
+        return tuple(s.sum(0) for s in statistics) if batch else statistics
 
     def ctc_loss(self, logits, labels, input_lengths, target_lengths, blank):
         # torch.compile cannot capture F.ctc_loss (data-dependent shapes): the
@@ -200,3 +246,42 @@ class TorchOps(Ops):
             reduction="none",
             zero_infinity=True,
         )
+
+
+def _fused_cross_entropy_applies(logits):
+    """The cross-entropy kernel runs eagerly on the CPU (it checks for
+    underflow on the host); compiled graphs and other devices take F.cross_entropy."""
+    return logits.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
+def _native_cross_entropy(logits, labels, axis, reduction, weights, smoothing, ignore_index):
+    """``sparse_softmax_cross_entropy`` by ``F.cross_entropy``; a weighted
+    ``"mean"`` is its sum over the total target weight, 0 when that is 0
+    (where torch's own mean is 0/0)."""
+    if axis != 1 and logits.dim() > 2:
+        logits = torch.movedim(logits, axis, 1)
+    plain = weights is None and ignore_index is None
+    native = "sum" if reduction == "mean" and not plain else reduction
+    ignored = _NEVER_A_LABEL if ignore_index is None else ignore_index
+    loss = F.cross_entropy(
+        logits, labels, weight=weights, ignore_index=ignored, reduction=native, label_smoothing=smoothing
+    )
+    if native == reduction:
+        return loss
+    kept = labels if ignore_index is None else labels.masked_fill(labels == ignore_index, 0)
+    total = weights[kept] if weights is not None else torch.ones_like(labels, dtype=logits.dtype)
+    total = (total if ignore_index is None else total * (labels != ignore_index)).sum()
+    return torch.where(total > 0, loss / torch.where(total > 0, total, 1.0), 0.0)
+
+
+def _label_statistics(ops, probs, labels, axis, mask, squared):
+    """``class_statistics`` of integer labels by :class:`LabelStatistics`
+    (the activation before it is autograd's)."""
+    labels = labels.long()
+    valid = None if mask is None else mask.squeeze(axis)
+
+    def composite(p):
+        options = {"activation": "none", "batch": False, "mask": mask, "squared": squared}
+        return Ops.class_statistics(ops, p, labels, axis, **options)
+
+    return LabelStatistics.apply(probs, labels, axis, valid, squared, composite)

@@ -1,6 +1,7 @@
 """``lossbridge`` command line: ``parity`` (the matrix), ``list`` (the catalog),
 ``catalog`` (the catalog page ``docs/losses.md``), ``compat`` (the peers'
-APIs, ``docs/compat.md``) and ``crosscheck`` (your TF loss against your torch loss)."""
+APIs, ``docs/compat.md``), ``crosscheck`` (your TF loss against your torch loss) and
+``bench`` (the benchmarks, ``python -m benchmarks``)."""
 
 from __future__ import annotations
 
@@ -227,7 +228,23 @@ def _export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(argv: Sequence[str]) -> int:
+    """``lossbridge bench ARGS``: ``python -m benchmarks ARGS`` (``benchmarks/cli.py``), which lives in
+    the source checkout beside ``spec/``, not in the installed packages."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isfile(os.path.join(root, "benchmarks", "cli.py")):
+        print("lossbridge: error: bench needs a source checkout (benchmarks/ beside spec/)", file=sys.stderr)
+        return 2
+    sys.path.insert(0, root)
+    from benchmarks.cli import main as bench_main
+
+    return bench_main(list(argv), command="lossbridge bench")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # its own options (benchmarks/cli.py), passed through unparsed
+        return _bench(argv[1:])
     parser = argparse.ArgumentParser(
         prog="lossbridge", description="One loss definition, PyTorch and Keras implementations proven equal."
     )
@@ -295,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("--class-axis", type=int, default=1, help="layout when the config leaves class_axis unset")
     export.add_argument("-o", "--output", required=True, metavar="loss.onnx")
     export.set_defaults(run=_export_onnx)
+    sub.add_parser("bench", help="time every loss against native and peer losses (= python -m benchmarks; --help)")
     args = parser.parse_args(argv)
     try:
         return args.run(args)

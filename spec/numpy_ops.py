@@ -45,6 +45,9 @@ class NumpyOps(Ops):
     def cast(self, x, like):
         return np.asarray(x).astype(np.asarray(like).dtype)
 
+    def to_float32(self, x):
+        return np.asarray(x).astype(np.float32)
+
     def reshape(self, x, shape):
         return np.reshape(x, tuple(shape))
 

@@ -93,7 +93,7 @@ def _simplify(dim: Dim) -> Dim | int:
     return dim.coefficient if not dim.symbols else dim
 
 
-_DTYPES = {"float32": 1, "float64": 11, "int64": 7, "bool": 9, "int32": 6, "float16": 10}
+_DTYPES = {"float32": 1, "float64": 11, "int64": 7, "bool": 9, "int32": 6, "float16": 10, "bfloat16": 16}
 
 
 class OnnxTensor:
@@ -307,7 +307,7 @@ class OnnxOps(Ops):
         return x.dtype in ("int64", "int32")
 
     def is_floating(self, x):
-        return x.dtype.startswith("float")
+        return x.dtype.startswith("float") or x.dtype == "bfloat16"
 
     def dtype_name(self, x):
         return x.dtype
@@ -323,6 +323,9 @@ class OnnxOps(Ops):
         if not isinstance(x, OnnxTensor):
             return like.graph.constant(x, like.dtype)
         return x.graph.cast(x, like.dtype)
+
+    def to_float32(self, x):
+        return x.graph.cast(x, "float32")
 
     def reshape(self, x, shape):
         shape = list(shape)

@@ -32,10 +32,13 @@ Edge conventions (value, gradient) that every backend must honour:
   ``shared/research/backends-onnx.md`` section 2.4).  :func:`clip` below is the
   one clip every formula uses: gradient 1 on and inside the bounds, 0 outside.
 
-Fused ops (``sparse_softmax_cross_entropy``, ``ctc_loss``) have a composite default written
-with the primitives; a backend may override them with a native kernel for
-speed.  A formula hands a fused op that can also reduce to the reduction step
-as :class:`spec.reduction.Fused`, so ``"mean"`` and ``"sum"`` reach the kernel.
+Fused ops (``sparse_softmax_cross_entropy``, ``ctc_loss``, ``class_statistics``,
+``sigmoid_pair``, ``sigmoid_cross_entropy``, ``softmax_cross_entropy``, and the edge-safe
+``clip``/``safe_divide``/``safe_power`` behind the helpers of the same names)
+have a composite default written with the primitives; a backend may override
+them with a native kernel for speed, keeping the conventions above.  A formula
+hands a fused op that can also reduce to the reduction step as
+:class:`spec.reduction.Fused`, so ``"mean"`` and ``"sum"`` reach the kernel.
 Setting ``LOSSBRIDGE_COMPOSITE_OPS=1`` forces the composite path, and the
 parity tests run both.
 """
@@ -52,6 +55,26 @@ Tensor = Any
 def composite_forced() -> bool:
     """Whether native fused-op overrides are disabled (``LOSSBRIDGE_COMPOSITE_OPS=1``)."""
     return os.environ.get("LOSSBRIDGE_COMPOSITE_OPS", "") not in ("", "0")
+
+
+# Floating dtypes too narrow to compute a loss in: 11 (float16) or 8 (bfloat16)
+# significant bits, and float16 overflows above 65504 (a 512x512 sum of ones).
+HALF_PRECISION = ("float16", "bfloat16")
+
+
+def upcast_half(ops: Ops, x: Tensor) -> Tensor:
+    """``x`` in float32 if it is a float16/bfloat16 tensor, else ``x`` itself.
+
+    The mixed-precision rule: a loss computes in float32 whatever half
+    precision its inputs arrive in, and returns float32 (like the float32 loss
+    of a Keras ``mixed_float16`` policy).  ``spec.registry.evaluate`` and the
+    compat shells apply it to every floating input; float32 and float64 inputs
+    are untouched, so their values stay bit-for-bit what they were.  The
+    gradient reaches a half-precision ``y_pred`` in its own dtype.
+    """
+    if ops.is_floating(x) and ops.dtype_name(x) in HALF_PRECISION:
+        return ops.to_float32(x)
+    return x
 
 
 class Ops:
@@ -108,6 +131,13 @@ class Ops:
     def cast(self, x: Tensor, like: Tensor) -> Tensor:
         """``x`` (boolean, integer or float) converted to the dtype of ``like``."""
         raise NotImplementedError(f"backend {self.name} has no cast")
+
+    # -- precision (the mixed-precision rule, see upcast_half) -----------------
+    def to_float32(self, x: Tensor) -> Tensor:
+        """Floating ``x`` converted to float32 (same device).  Differentiable:
+        the gradient flows back to ``x`` in ``x``'s own dtype.  Used by
+        :func:`upcast_half`, which formulas never call themselves."""
+        raise NotImplementedError(f"backend {self.name} has no to_float32")
 
     # -- shape -----------------------------------------------------------------
     def reshape(self, x: Tensor, shape: Sequence[int]) -> Tensor:
@@ -259,18 +289,56 @@ class Ops:
 
     # -- fused ops: composite default, native override allowed -----------------
     def sparse_softmax_cross_entropy(
-        self, logits: Tensor, labels: Tensor, axis: int, reduction: str = "none"
+        self,
+        logits: Tensor,
+        labels: Tensor,
+        axis: int,
+        reduction: str = "none",
+        *,
+        class_weights: Sequence[float] | None = None,
+        label_smoothing: float = 0.0,
+        ignore_index: int | None = None,
     ) -> Tensor:
-        """``-log_softmax(logits)[label]`` per position (class ``axis`` removed),
-        for sanitised ``labels``; ``reduction="mean"``/``"sum"`` folds the
-        positions in the same call (a native kernel then skips the
-        per-position gradient)."""
+        """Softmax cross-entropy of integer ``labels`` per position (class ``axis`` removed).
+
+        Per position: ``v [(1 - e) w_t (-log p_t) + (e / C) sum_c w_c (-log p_c)]``
+        with ``p = softmax(logits)`` over ``axis``, ``t`` the label, ``w`` the
+        ``class_weights`` (all 1 without), ``e`` the ``label_smoothing`` and
+        ``v = 0`` where the label equals ``ignore_index`` (1 elsewhere).  Labels
+        lie in ``[0, C)`` or equal ``ignore_index``.  ``reduction="mean"``/``"sum"``
+        folds the positions in the same call, so a native kernel skips the
+        per-position gradient: ``"mean"`` divides the sum by the total target
+        weight ``sum_i v_i w_{t_i}`` (the number of positions without class
+        weights and ignored labels; 0 when the total is 0), the rule of
+        ``torch.nn.CrossEntropyLoss``.
+        """
         log_p = self.log_softmax(logits, axis)
+        valid = weight = None
+        if ignore_index is not None:
+            kept = self.not_equal(labels, ignore_index)
+            labels = self.where(kept, labels, 0)
+            valid = weight = self.cast(kept, logits)
         picked = self.take_along_axis(log_p, self.expand_dims(labels, axis), axis)
         nll = -self.sum(picked, axis=axis)
-        if reduction == "mean":
-            return self.mean(nll)
-        return self.sum(nll) if reduction == "sum" else nll
+        if class_weights is not None:
+            label_weight = self.gather(self.constant(list(class_weights), logits), labels)
+            nll = nll * label_weight
+            weight = label_weight if weight is None else label_weight * weight
+        if label_smoothing:
+            num_classes = self.shape(logits)[axis]
+            if class_weights is not None:
+                shape = [1] * len(self.shape(logits))
+                shape[axis] = num_classes
+                log_p = log_p * self.reshape(self.constant(list(class_weights), logits), shape)
+            uniform = self.sum(log_p, axis=axis)
+            nll = (1.0 - label_smoothing) * nll - (label_smoothing / num_classes) * uniform
+        if valid is not None:
+            nll = nll * valid
+        if reduction == "none":
+            return nll
+        if reduction == "sum":
+            return self.sum(nll)
+        return self.mean(nll) if weight is None else safe_divide(self, self.sum(nll), self.sum(weight))
 
     def ctc_loss(
         self, logits: Tensor, labels: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank: int
@@ -284,6 +352,91 @@ class Ops:
 
         return ctc_negative_log_likelihood(self, logits, labels, input_lengths, target_lengths, blank)
 
+    def class_statistics(
+        self,
+        y_pred: Tensor,
+        y_true: Tensor,
+        axis: int,
+        *,
+        activation: str,
+        batch: bool,
+        mask: Tensor | None = None,
+        squared: bool = False,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The overlap family's sufficient statistics ``(I, P, G)`` per sample and class.
+
+        ``I = sum(p g)``, ``P = sum(p)`` and ``G = sum(g)`` (``sum(p^2)``,
+        ``sum(g^2)`` when ``squared``) over every axis but the class ``axis``
+        and the batch axis (the batch axis too with ``batch=True``), where
+        ``p`` is ``y_pred`` after ``activation`` (``"softmax"`` over ``axis``,
+        ``"sigmoid"`` or ``"none"``) and ``g`` the targets: ``y_true`` itself
+        (dense, ``y_pred``'s shape) or the one-hot encoding of sanitised
+        integer labels (``y_pred``'s shape without ``axis``).  ``mask`` (0/1,
+        ``y_pred``'s rank with size 1 on ``axis``) zeroes ``p`` and ``g`` at
+        ignored positions.  Returns three ``(N, C)`` tensors, ``(C,)`` with
+        ``batch``.  A native kernel may compute them from the labels without
+        building the one-hot tensor.
+        """
+        if activation not in ("softmax", "sigmoid", "none"):
+            raise ValueError(f"class_statistics: activation must be 'softmax', 'sigmoid' or 'none', got {activation!r}")
+        shape = self.shape(y_pred)
+        probs = y_pred
+        if activation == "softmax":
+            probs = self.softmax(y_pred, axis)
+        elif activation == "sigmoid":
+            probs = self.sigmoid(y_pred)
+        targets = y_true
+        if len(self.shape(y_true)) == len(shape) - 1:
+            targets = self.one_hot(y_true, shape[axis], axis, y_pred)
+        if mask is not None:
+            probs, targets = probs * mask, targets * mask
+        axes = tuple(a for a in range(len(shape)) if a != axis % len(shape) and (batch or a != 0))
+        second = (probs * probs, targets * targets) if squared else (probs, targets)
+        return self.sum(probs * targets, axis=axes), self.sum(second[0], axis=axes), self.sum(second[1], axis=axes)
+
+    # -- edge-safe elementwise helpers as fused ops: formulas call them through
+    # clip / safe_divide / safe_power below; a backend may override them with
+    # native kernels that keep the same values and gradient convention.
+    def clip(self, x: Tensor, low: float, high: float) -> Tensor:
+        """``x`` limited to ``[low, high]`` by nested ``where``: gradient 1 for
+        ``low <= x <= high`` (boundaries included), 0 outside; NaN stays NaN."""
+        return self.where(self.less(x, low), low, self.where(self.greater(x, high), high, x))
+
+    def safe_divide(self, numerator: Tensor, denominator: Tensor, when_zero: float = 0.0) -> Tensor:
+        """``numerator / denominator`` (broadcasting), ``when_zero`` with zero
+        gradient (for both operands) where the denominator is exactly 0."""
+        is_zero = self.equal(denominator, 0.0)
+        ratio = numerator / self.where(is_zero, 1.0, denominator)
+        return self.where(is_zero, when_zero, ratio)
+
+    def safe_power(self, base: Tensor, exponent: float) -> Tensor:
+        """``base ** exponent`` (``exponent != 1``) for ``base >= 0``: where
+        ``base <= 0`` the value is 0 (1 for ``exponent == 0``) and the
+        gradient 0, never the infinite derivative of a fractional power."""
+        is_zero = self.less_equal(base, 0.0)
+        powered = self.power(self.where(is_zero, 1.0, base), exponent)
+        return self.where(is_zero, 1.0 if exponent == 0.0 else 0.0, powered)
+
+    # -- cross-entropies of logits against dense targets ------------------------
+    def sigmoid_pair(self, logits: Tensor) -> tuple[Tensor, Tensor]:
+        """``(sigmoid(x), sigmoid(-x))``, both accurate where either is tiny
+        (each as ``exp(log_sigmoid(.))``)."""
+        return self.exp(self.log_sigmoid(logits)), self.exp(self.log_sigmoid(-logits))
+
+    def sigmoid_cross_entropy(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """``-t log sigmoid(x) - (1 - t) log sigmoid(-x)`` per element, for
+        targets ``t`` in ``[0, 1]`` (hard or soft), computed as
+        ``t softplus(-x) + (1 - t) softplus(x)``: finite for every finite
+        logit, gradient ``sigmoid(x) - t``."""
+        return targets * softplus(self, -logits) + (1.0 - targets) * softplus(self, logits)
+
+    def softmax_cross_entropy(self, logits: Tensor, targets: Tensor, axis: int) -> Tensor:
+        """``-sum_c t_c log_softmax(x)_c`` per position (class ``axis`` removed),
+        for dense (one-hot or soft) targets with ``logits``' shape.  The
+        gradient is the derivative of that value, ``softmax(x) sum_c t_c - t``,
+        also where the targets do not sum to 1 (an all-zero row: 0)."""
+        return -self.sum(targets * self.log_softmax(logits, axis), axis=axis)
+
 
 # ---------------------------------------------------------------------------
 # Edge-safe helpers written once over the primitives.  Their gradient
@@ -292,29 +445,26 @@ class Ops:
 
 
 def clip(ops: Ops, x: Tensor, low: float, high: float) -> Tensor:
-    """``x`` limited to ``[low, high]`` by nested ``where``.
+    """``x`` limited to ``[low, high]`` (the fused op :meth:`Ops.clip`).
 
     Gradient: 1 for ``low <= x <= high`` (boundaries included), 0 outside.
     """
-    return ops.where(ops.less(x, low), low, ops.where(ops.greater(x, high), high, x))
+    return ops.clip(x, low, high)
 
 
 def safe_divide(ops: Ops, numerator: Tensor, denominator: Tensor, *, when_zero: float = 0.0) -> Tensor:
     """``numerator / denominator``, equal to ``when_zero`` (with zero gradient)
-    where the denominator is exactly 0."""
-    is_zero = ops.equal(denominator, 0.0)
-    ratio = numerator / ops.where(is_zero, 1.0, denominator)
-    return ops.where(is_zero, when_zero, ratio)
+    where the denominator is exactly 0 (the fused op :meth:`Ops.safe_divide`)."""
+    return ops.safe_divide(numerator, denominator, when_zero)
 
 
 def safe_power(ops: Ops, base: Tensor, exponent: float) -> Tensor:
     """``base ** exponent`` for ``base >= 0``; at ``base == 0`` the value is 0
-    (1 for ``exponent == 0``) and the gradient is 0, not inf."""
+    (1 for ``exponent == 0``) and the gradient is 0, not inf (the fused op
+    :meth:`Ops.safe_power`)."""
     if exponent == 1.0:
         return base
-    is_zero = ops.less_equal(base, 0.0)
-    powered = ops.power(ops.where(is_zero, 1.0, base), exponent)
-    return ops.where(is_zero, 1.0 if exponent == 0.0 else 0.0, powered)
+    return ops.safe_power(base, exponent)
 
 
 def relu(ops: Ops, x: Tensor) -> Tensor:

@@ -50,8 +50,10 @@ class Weighted:
 class Fused:
     """Loss elements produced by a fused op that can also reduce them itself.
 
-    ``compute(reduction)`` returns the elements for ``"none"`` and the reduced
-    value for ``"mean"``/``"sum"`` (plain mean and sum over all elements).
+    ``compute(reduction)`` returns the elements for ``"none"`` (plain, or
+    :class:`Weighted`) and the reduced value for ``"mean"``/``"sum"``: what
+    this module's rules give for those elements (the plain mean, or the
+    weight-normalised one of ``Weighted`` elements, and the sum).
     Without a ``sample_weight`` those two reductions go straight to the fused
     op; otherwise the elements are computed and reduced as usual.
     """

@@ -16,7 +16,7 @@ from typing import Any
 
 from spec.backends import get_ops
 from spec.inputs import Inputs, check_extras, check_inputs, check_labels
-from spec.ops import Ops
+from spec.ops import Ops, upcast_half
 from spec.params import Param, ParamSet
 from spec.reduction import canonical_reduction, reduce_loss
 
@@ -107,7 +107,9 @@ def evaluate(
     Args:
         spec: the loss.
         params: parameters from :meth:`LossSpec.bind`.
-        y_pred: predictions (the backend is chosen from this tensor's type).
+        y_pred: predictions (the backend is chosen from this tensor's type);
+            float16/bfloat16 predictions and targets are computed in float32 and
+            give a float32 value (:func:`spec.ops.upcast_half`).
         y_true: targets of the same framework.
         sample_weight: ``None``, shape ``(N,)`` or the elements' shape.
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (or a Keras alias).
@@ -125,7 +127,11 @@ def evaluate(
     class_axis = None
     if "class_axis" in params:
         class_axis = params["class_axis"] if params["class_axis"] is not None else default_class_axis
+    # mixed precision: half-precision inputs are computed in float32 (extras and sample_weight
+    # follow y_pred's dtype in check_extras and reduce_loss)
+    y_pred = upcast_half(ops, y_pred)
     prepared = check_inputs(ops, spec.name, spec.inputs, params, y_pred, y_true, class_axis, check_values=check_values)
+    target = upcast_half(ops, prepared.y_true)
     kwargs = dict(params)
     if "class_axis" in kwargs:
         kwargs["class_axis"] = prepared.class_axis
@@ -137,7 +143,7 @@ def evaluate(
         # batch-level statistic of no pixel is no loss either).
         return ops.sum(prepared.y_pred)
     try:
-        elements = spec.formula(ops, prepared.y_pred, prepared.y_true, **kwargs)
+        elements = spec.formula(ops, prepared.y_pred, target, **kwargs)
         value = reduce_loss(ops, elements, sample_weight, reduction)
         return ops.sum(prepared.y_pred) if empty and not ops.shape(value) else value
     except (IndexError, RuntimeError):

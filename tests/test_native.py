@@ -125,3 +125,157 @@ def test_user_defined_loss_in_both_frameworks(scaled_l2, frameworks):
     assert [row.preset for row in rows] == ["default", "scaled"] and all(row.passed for row in rows)
     rebuilt = losses_tf.from_config(torch_cls(scale=2.0).get_config())
     assert rebuilt.params == {"scale": 2.0}
+
+
+# -- fused native kernels (losses_torch/_fused.py) against the composite spec ops --------------
+
+CE_VARIANTS = [
+    {},
+    {"class_weights": [0.5, 2.0, 1.0]},
+    {"label_smoothing": 0.2},
+    {"ignore_index": 1},
+    {"class_weights": [0.5, 2.0, 1.0], "label_smoothing": 0.1, "ignore_index": 255},
+]
+
+
+def _torch_value_and_grad(fn, x, weight=None):
+    x = x.clone().requires_grad_(True)
+    value = fn(x)
+    total = value.sum() if weight is None else (value * weight).sum()
+    (grad,) = torch.autograd.grad(total, x)
+    return value.detach(), grad
+
+
+def _composite(monkeypatch, fn):
+    with monkeypatch.context() as patch:
+        patch.setenv("LOSSBRIDGE_COMPOSITE_OPS", "1")
+        return fn()
+
+
+@pytest.mark.parametrize("options", CE_VARIANTS, ids=lambda o: "-".join(o) or "plain")
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("axis", [1, 3])
+def test_fused_cross_entropy_kernel_equals_composite(options, reduction, axis, monkeypatch):
+    """The torch kernel (forced at every size) against the composite op: values
+    and gradients, both layouts, saturated logits included."""
+    from losses_torch import ops as torch_ops
+
+    monkeypatch.setattr(torch_ops, "FUSED_MIN_SIZE", 0)
+    ops = torch_ops.TorchOps()
+    logits = RNG.normal(0, 3, (3, 3, 4, 5))
+    logits[1, :, 0, :3] = [[800.0], [-800.0], [0.0]]  # p_t underflows in float64 where the label is 1 or 2
+    logits = torch.tensor(np.moveaxis(logits, 1, axis))
+    labels = RNG.integers(0, 3, (3, 4, 5))
+    labels[1, 0, :3] = [0, 1, 2]
+    labels[0, :2] = options.get("ignore_index", 0)
+    labels = torch.tensor(labels)
+    weight = torch.tensor(RNG.uniform(0.5, 2.0, (3, 4, 5))) if reduction == "none" else None
+
+    def run():
+        call = lambda x: ops.sparse_softmax_cross_entropy(x, labels, axis, reduction, **options)
+        return _torch_value_and_grad(call, logits, weight)
+
+    fused, composite = run(), _composite(monkeypatch, run)
+    for ours, theirs in zip(fused, composite, strict=True):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-15)
+
+
+STATISTICS_CASES = [
+    ("labels", "softmax", {}),
+    ("labels", "softmax", {"mask": True}),
+    ("labels", "softmax", {"squared": True}),
+    ("labels", "none", {"mask": True, "squared": True}),
+    ("labels", "softmax", {"batch": True}),
+    ("dense", "softmax", {}),
+    ("dense", "sigmoid", {"squared": True}),
+    ("dense", "none", {"batch": True}),
+]
+
+
+@pytest.mark.parametrize(("target", "activation", "options"), STATISTICS_CASES, ids=str)
+@pytest.mark.parametrize("axis", [1, 3])
+def test_fused_class_statistics_equal_composite(target, activation, options, axis, monkeypatch):
+    """``class_statistics`` (I, P, G) by the torch kernels against the composite
+    one-hot sums: values and gradients w.r.t. y_pred (and soft targets)."""
+    from losses_torch.ops import TorchOps
+
+    ops = TorchOps()
+    x = RNG.normal(0, 2, (3, 3, 4, 5))
+    x = torch.tensor(np.moveaxis(1.0 / (1.0 + np.exp(-x)) if activation == "none" else x, 1, axis))
+    labels = torch.tensor(RNG.integers(0, 3, (3, 4, 5)))
+    valid = torch.tensor(RNG.uniform(size=(3, 4, 5)) > 0.3, dtype=x.dtype)
+    mask = valid.unsqueeze(axis) if options.get("mask") else None
+    dense = torch.tensor(np.moveaxis(RNG.uniform(size=(3, 3, 4, 5)), 1, axis), requires_grad=True)
+    y_true = labels if target == "labels" else dense
+    kwargs = {"activation": activation, "batch": options.get("batch", False), "squared": options.get("squared", False)}
+    weights = [torch.tensor(RNG.normal(size=(3,) if kwargs["batch"] else (3, 3))) for _ in range(3)]
+
+    def run():
+        def combined(y_pred):
+            stats = ops.class_statistics(y_pred, y_true, axis, mask=mask, **kwargs)
+            return sum((s * w).sum() for s, w in zip(stats, weights, strict=True)), stats
+
+        y_pred = x.clone().requires_grad_(True)
+        total, stats = combined(y_pred)
+        wrt = [y_pred] + ([dense] if target == "dense" else [])
+        return [s.detach() for s in stats] + list(torch.autograd.grad(total, wrt))
+
+    fused, composite = run(), _composite(monkeypatch, run)
+    for ours, theirs in zip(fused, composite, strict=True):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_fused_kernels_have_exact_second_derivatives(monkeypatch):
+    """create_graph=True (GradNorm, gradient penalties) differentiates the
+    composite behind each kernel: gradgradcheck in float64."""
+    from losses_torch import ops as torch_ops
+
+    monkeypatch.setattr(torch_ops, "FUSED_MIN_SIZE", 0)
+    ops = torch_ops.TorchOps()
+    labels = torch.tensor(RNG.integers(0, 3, (2, 3, 2)))
+    x = torch.tensor(RNG.normal(size=(2, 3, 3, 2)), requires_grad=True)
+    mask = torch.tensor(RNG.uniform(size=(2, 1, 3, 2)) > 0.3, dtype=x.dtype)
+
+    def cross_entropy(y):
+        return ops.sparse_softmax_cross_entropy(
+            y, labels, 1, "mean", class_weights=[1.0, 2.0, 0.5], label_smoothing=0.1
+        )
+
+    def statistics(y, activation="softmax", squared=False):
+        stats = ops.class_statistics(y, labels, 1, activation=activation, batch=False, mask=mask, squared=squared)
+        return stats[0] / (stats[1] + stats[2] + 1.0)
+
+    probabilities = torch.softmax(x, 1).detach().requires_grad_(True)
+    assert torch.autograd.gradgradcheck(cross_entropy, (x,))
+    assert torch.autograd.gradgradcheck(statistics, (x,))
+    assert torch.autograd.gradgradcheck(lambda p: statistics(p, "none", True), (probabilities,))
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("dice", {}),
+        ("dice", {"ignore_index": 255, "batch": True}),
+        ("jaccard", {"squared": True}),
+        ("tversky", {"alpha": 0.3, "beta": 0.7}),
+        ("generalized_dice", {}),
+        ("dice", {"from_logits": False}),
+        ("categorical_crossentropy", {}),
+        ("categorical_crossentropy", {"class_weights": [1.0, 2.0, 0.5], "label_smoothing": 0.1, "ignore_index": 9}),
+    ],
+)
+def test_integer_labels_never_become_one_hot_in_torch(name, params, monkeypatch):
+    """The fused torch paths read integer labels as they are: ``one_hot`` is never called."""
+    from losses_torch import ops as torch_ops
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("one_hot called on the fused path")
+
+    monkeypatch.setattr(torch_ops, "FUSED_MIN_SIZE", 0)
+    monkeypatch.setattr(torch_ops.TorchOps, "one_hot", refuse)
+    logits = torch.tensor(RNG.normal(size=(2, 3, 8, 8)), requires_grad=True)
+    y_pred = torch.softmax(logits, 1) if params.get("from_logits") is False else logits
+    labels = torch.tensor(RNG.integers(0, 3, (2, 8, 8)))
+    labels[0, 0] = params.get("ignore_index", 0)
+    losses_torch.loss_class(name)(**params)(y_pred, labels).backward()
+    assert torch.isfinite(logits.grad).all()

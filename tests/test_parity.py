@@ -33,9 +33,16 @@ def test_parity(name, preset, frameworks):
 # the losses whose formula calls a fused op (native kernel behind the ops protocol)
 # (TensorFlow float64 always runs the composite CTC, so the matrix above covers it
 # per preset; test_native_and_composite_ctc_agree covers the blank positions.)
-FUSED = [("categorical_crossentropy", p) for p in ["default", "ignore_index", "class_weights", "torch_full"]] + [
-    ("ctc", "default")
-]
+CROSS_ENTROPY_PRESETS = ["default", "ignore_index", "class_weights", "label_smoothing", "torch_full"]
+# class_statistics: labels and one-hot targets, ignore_index, batch, squared and multilabel, probabilities
+OVERLAP_PRESETS = ["default", "ignore_index", "batch", "multilabel_squared", "probabilities"]
+FUSED = (
+    [("categorical_crossentropy", p) for p in CROSS_ENTROPY_PRESETS]
+    + [("ctc", "default")]
+    + [(name, p) for name in ("dice", "jaccard", "tversky") for p in OVERLAP_PRESETS]
+    + [("generalized_dice", p) for p in ("default", "ignore_index", "batch_epsilon_simple")]
+    + [("dice_crossentropy", "default"), ("log_cosh_dice", "default")]
+)
 
 
 @pytest.mark.parametrize(("name", "preset"), FUSED, ids=[f"{n}-{p}" for n, p in FUSED])
@@ -45,6 +52,19 @@ def test_composite_path_matches_the_matrix(name, preset, frameworks, monkeypatch
     monkeypatch.setenv("LOSSBRIDGE_COMPOSITE_OPS", "1")
     loss = spec.get(name)
     [row] = parity.check(loss, {preset: loss.presets[preset]}, frameworks=frameworks, finite_differences=False)
+    assert row.passed, "\n".join(row.failures[:20])
+
+
+@pytest.mark.parametrize("preset", CROSS_ENTROPY_PRESETS)
+def test_cross_entropy_kernel_at_every_size_matches_the_matrix(preset, frameworks, monkeypatch):
+    """torch's fused cross-entropy kernel serves large inputs only (small ones
+    take F.cross_entropy); forced at every size it must pass the matrix, finite
+    differences and gradcheck included."""
+    from losses_torch import ops as torch_ops
+
+    monkeypatch.setattr(torch_ops, "FUSED_MIN_SIZE", 0)
+    loss = spec.get("categorical_crossentropy")
+    [row] = parity.check(loss, {preset: loss.presets[preset]}, frameworks=frameworks, finite_differences="per_sample")
     assert row.passed, "\n".join(row.failures[:20])
 
 

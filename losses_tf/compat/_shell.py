@@ -21,6 +21,7 @@ import tensorflow as tf
 from losses_tf.ops import TensorFlowOps
 from spec import compat
 from spec.compat import PeerLoss
+from spec.ops import upcast_half
 
 OPS = TensorFlowOps()
 
@@ -32,6 +33,9 @@ def _tensor(value: Any, integer: bool, dtype: Any = None) -> Any:
             value = tf.cast(value, tf.int64)
         elif dtype is not None and value.dtype.is_floating and value.dtype != dtype:
             value = tf.cast(value, dtype)
+        # mixed precision: half-precision tensors are computed in float32 (before the mapping's
+        # prepare/finish steps, which combine them with the spec loss's float32 value)
+        value = upcast_half(OPS, value)
     return value
 
 

@@ -13,6 +13,7 @@ from torch import nn
 from losses_torch.ops import TorchOps
 from spec import compat
 from spec.compat import PeerLoss
+from spec.ops import upcast_half
 
 OPS = TorchOps()
 
@@ -32,7 +33,9 @@ def _call_tensors(definition: PeerLoss, call: dict[str, Any], dtype: Any = None)
             name: value.to(dtype) if isinstance(value, torch.Tensor) and value.is_floating_point() else value
             for name, value in tensors.items()
         }
-    return tensors
+    # mixed precision: half-precision tensors are computed in float32 (before the mapping's
+    # prepare/finish steps, which combine them with the spec loss's float32 value)
+    return {name: upcast_half(OPS, v) if isinstance(v, torch.Tensor) else v for name, v in tensors.items()}
 
 
 class PeerModule(nn.Module):

@@ -44,7 +44,9 @@ CALL = (Arg("y_true"), Arg("y_pred"), Arg("sample_weight", None))
 ROLES = {"y_true": "y_true", "y_pred": "y_pred", "sample_weight": "sample_weight"}
 DTYPE_NOTE = (
     "`dtype`: TensorFlow computes in the loss's compute dtype (floatx, float32, unless `dtype` is given), "
-    "as Keras; torch keeps the inputs' dtype when `dtype=None` and casts to a given `dtype`."
+    "as Keras; torch keeps the inputs' dtype when `dtype=None` and casts to a given `dtype`. A float16/bfloat16 "
+    "`dtype` or input is computed in float32 and gives a float32 loss (lossbridge's mixed-precision rule; "
+    "Keras computes in the half dtype)."
 )
 UNSUPPORTED_DTYPE = {"dtype": "dtype policies (`keras.DTypePolicy`, `'mixed_float16'`): give a float dtype name"}
 

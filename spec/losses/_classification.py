@@ -132,20 +132,20 @@ def categorical_crossentropy(
     """
     num_classes = ops.shape(y_pred)[class_axis]
     normalised = class_weights is not None or ignore_index is not None
-    if is_label_target(ops, y_pred, y_true) and from_logits and label_smoothing == 0.0:
-        labels, valid = y_true, None
-        if ignore_index is not None:
-            valid = ops.not_equal(y_true, ignore_index)
-            labels = ops.where(valid, y_true, 0)
-        if not normalised:
-            return Fused(lambda reduction: ops.sparse_softmax_cross_entropy(y_pred, labels, class_axis, reduction))
-        nll = ops.sparse_softmax_cross_entropy(y_pred, labels, class_axis)
-        weight = ops.gather(ops.constant(class_weights, y_pred), labels) if class_weights is not None else None
-        if valid is not None:
-            valid = ops.cast(valid, y_pred)
-            weight = valid if weight is None else weight * valid
-        return Weighted(nll * weight, weight)
+    if is_label_target(ops, y_pred, y_true) and from_logits:
+        return _label_cross_entropy(
+            ops,
+            y_pred,
+            y_true,
+            class_axis=class_axis,
+            label_smoothing=label_smoothing,
+            class_weights=class_weights,
+            ignore_index=ignore_index,
+        )
 
+    if from_logits and not normalised and not label_smoothing:
+        # dense targets: the fused op, whose composite default is the lines below
+        return ops.softmax_cross_entropy(y_pred, y_true, class_axis)
     log_p = class_log_probabilities(ops, y_pred, class_axis=class_axis, from_logits=from_logits, epsilon=epsilon)
     targets, mask = dense_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
     weighted_log_p = log_p if class_weights is None else log_p * along_axis(ops, class_weights, y_pred, class_axis)
@@ -160,6 +160,45 @@ def categorical_crossentropy(
     else:
         weight = ops.sum(targets * along_axis(ops, class_weights, y_pred, class_axis), axis=class_axis)
     return Weighted(loss, weight)
+
+
+def _label_cross_entropy(
+    ops: Ops,
+    y_pred: Tensor,
+    y_true: Tensor,
+    *,
+    class_axis: int,
+    label_smoothing: float,
+    class_weights: list[float] | None,
+    ignore_index: int | None,
+) -> Fused:
+    """Cross-entropy of logits against integer labels through the fused
+    :meth:`spec.ops.Ops.sparse_softmax_cross_entropy` (no one-hot tensor), which
+    folds ``"mean"`` (over the total target weight ``sum_i v_i w_{t_i}`` when
+    class weights or ignored positions are set) and ``"sum"`` itself."""
+
+    def fused(reduction: str) -> Tensor | Weighted:
+        elements = ops.sparse_softmax_cross_entropy(
+            y_pred,
+            y_true,
+            class_axis,
+            reduction,
+            class_weights=class_weights,
+            label_smoothing=label_smoothing,
+            ignore_index=ignore_index,
+        )
+        if reduction != "none" or (class_weights is None and ignore_index is None):
+            return elements
+        labels, weight = y_true, None
+        if ignore_index is not None:
+            valid = ops.not_equal(y_true, ignore_index)
+            labels, weight = ops.where(valid, y_true, 0), ops.cast(valid, y_pred)
+        if class_weights is not None:
+            picked = ops.gather(ops.constant(class_weights, y_pred), labels)
+            weight = picked if weight is None else picked * weight
+        return Weighted(elements, weight)
+
+    return Fused(fused)
 
 
 def binary_crossentropy(
@@ -222,6 +261,8 @@ def binary_crossentropy(
           the targets beforehand instead.
     """
     targets = y_true if not label_smoothing else y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits and pos_weight is None:
+        return ops.sigmoid_cross_entropy(y_pred, targets)  # the fused op; composite: the lines below
     if from_logits:
         positive, negative = softplus(ops, -y_pred), softplus(ops, y_pred)
     else:

@@ -17,7 +17,7 @@ from typing import Any
 
 from spec.inputs import Inputs
 from spec.losses._classification import CLASS_AXIS, CLASS_INPUTS, EPSILON, FROM_LOGITS
-from spec.losses._targets import along_axis, dense_targets
+from spec.losses._targets import along_axis, dense_targets, is_label_target
 from spec.ops import Ops, clip, safe_divide, safe_power
 from spec.params import Param, ParamSet
 from spec.reduction import Weighted
@@ -316,7 +316,12 @@ def sigmoid_focal(
         Detection", ICCV 2017.
     """
     t = y_true if not label_smoothing else y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    if from_logits:
+    bce = None
+    if from_logits and soft_form in ("p_t", "exp_bce"):
+        # fused ops; their composite defaults are the exp(log_sigmoid) and the bce below
+        p, q = ops.sigmoid_pair(y_pred)
+        bce = ops.sigmoid_cross_entropy(y_pred, t)
+    elif from_logits:
         log_p, log_q = ops.log_sigmoid(y_pred), ops.log_sigmoid(-y_pred)
         p, q = ops.exp(log_p), ops.exp(log_q)
     else:
@@ -334,7 +339,8 @@ def sigmoid_focal(
         return -(
             positive * t * safe_power(ops, q, gamma) * log_p + negative * (1.0 - t) * safe_power(ops, p, gamma) * log_q
         )
-    bce = -(t * log_p + (1.0 - t) * log_q)
+    if bce is None:
+        bce = -(t * log_p + (1.0 - t) * log_q)
     if soft_form == "p_t":
         factor = safe_power(ops, t * q + (1.0 - t) * p, gamma)
     elif soft_form == "logit":
@@ -396,6 +402,10 @@ def generalized_crossentropy(
         Zhang, Sabuncu, "Generalized Cross Entropy Loss for Training Deep
         Neural Networks with Noisy Labels", NeurIPS 2018.
     """
+    if is_label_target(ops, y_pred, y_true):
+        return _label_generalized_crossentropy(
+            ops, y_pred, y_true, class_axis=class_axis, from_logits=from_logits, q=q, ignore_index=ignore_index
+        )
     targets, mask = dense_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
     if from_logits:
         powered = ops.exp(q * ops.log_softmax(y_pred, class_axis))
@@ -405,6 +415,28 @@ def generalized_crossentropy(
     if mask is None:
         return loss
     return Weighted(loss, ops.sum(mask, axis=class_axis))
+
+
+def _label_generalized_crossentropy(
+    ops: Ops, y_pred: Tensor, labels: Tensor, *, class_axis: int, from_logits: bool, q: float, ignore_index: int | None
+) -> Tensor | Weighted:
+    """:func:`generalized_crossentropy` of integer labels, :math:`(1 - p_y^q)/q`
+    from the label's entry alone (gathered, no one-hot tensor): the dense
+    form's other terms are exact zeros, so the values are the same."""
+    valid = None
+    if ignore_index is not None:
+        valid = ops.not_equal(labels, ignore_index)
+        labels = ops.where(valid, labels, 0)
+    index = ops.expand_dims(labels, class_axis)
+    if from_logits:
+        powered = ops.exp(q * ops.take_along_axis(ops.log_softmax(y_pred, class_axis), index, class_axis))
+    else:
+        powered = safe_power(ops, ops.take_along_axis(y_pred, index, class_axis), q)
+    loss = ops.sum(1.0 - powered, axis=class_axis) / q  # drops the size-1 class axis
+    if valid is None:
+        return loss
+    valid = ops.cast(valid, y_pred)
+    return Weighted(loss * valid, valid)
 
 
 def poly1_crossentropy(

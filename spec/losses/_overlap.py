@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from spec.losses._classification import CLASS_AXIS, CLASS_INPUTS, FROM_LOGITS
-from spec.losses._targets import class_probabilities, dense_targets
+from spec.losses._targets import class_probabilities, dense_targets, sparse_targets
 from spec.ops import Ops, clip, safe_divide, safe_power
 from spec.params import Param, ParamSet
 from spec.registry import LossSpec, register
@@ -200,8 +200,19 @@ def overlap_statistics(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Soft intersection ``I``, prediction volume ``P`` and target volume ``G``.
 
+    The product intersection (and ``squared``) is the fused op
+    :meth:`spec.ops.Ops.class_statistics`, which a backend may compute from
+    integer labels without a one-hot tensor; ``intersection="l1"`` is
+    composed here.
+
     Returns three tensors of shape ``(N, C)``, or ``(C,)`` with ``batch=True``.
     """
+    if squared or intersection == "product":
+        targets, mask = sparse_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
+        activation = ("sigmoid" if multilabel else "softmax") if from_logits else "none"
+        return ops.class_statistics(
+            y_pred, targets, class_axis, activation=activation, batch=batch, mask=mask, squared=squared
+        )
     probs, targets, _, axes = segmentation_maps(
         ops,
         y_pred,
@@ -212,15 +223,10 @@ def overlap_statistics(
         batch=batch,
         ignore_index=ignore_index,
     )
-    if squared:
-        product = ops.sum(probs * targets, axis=axes)
-        return product, ops.sum(probs * probs, axis=axes), ops.sum(targets * targets, axis=axes)
     pred_volume, true_volume = ops.sum(probs, axis=axes), ops.sum(targets, axis=axes)
-    if intersection == "l1":
-        # (P + G - |p - g|_1) / 2: sum(min(p, g)) for p, g in [0, 1] (MONAI soft_label, JDTLosses)
-        difference = ops.sum(ops.abs(probs - targets), axis=axes)
-        return 0.5 * (pred_volume + true_volume - difference), pred_volume, true_volume
-    return ops.sum(probs * targets, axis=axes), pred_volume, true_volume
+    # (P + G - |p - g|_1) / 2: sum(min(p, g)) for p, g in [0, 1] (MONAI soft_label, JDTLosses)
+    difference = ops.sum(ops.abs(probs - targets), axis=axes)
+    return 0.5 * (pred_volume + true_volume - difference), pred_volume, true_volume
 
 
 def confusion_statistics(

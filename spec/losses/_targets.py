@@ -40,36 +40,51 @@ def class_log_probabilities(ops: Ops, y_pred: Tensor, *, class_axis: int, from_l
     return ops.log(clip(ops, safe_divide(ops, y_pred, total), epsilon, 1.0 - epsilon))
 
 
-def dense_targets(
+def sparse_targets(
     ops: Ops, y_pred: Tensor, y_true: Tensor, *, class_axis: int, ignore_index: int | None
 ) -> tuple[Tensor, Tensor | None]:
-    """Targets with ``y_pred``'s shape and the mask of valid positions.
+    """Targets in the form they came in, with the mask of valid positions.
 
-    Integer labels are one-hot encoded; a label equal to ``ignore_index``
-    becomes an all-zero row.  For dense targets the ignored positions are
-    those a one-hot encoding of ``ignore_index`` would produce: rows whose
-    channel ``ignore_index`` is set when it is a valid class index, rows that
-    are all zero otherwise (MONAI's rule).  Masked rows are zeroed.
+    Integer labels stay labels (no one-hot encoding): a label equal to
+    ``ignore_index`` is replaced by 0 and masked.  For dense targets the
+    ignored positions are those a one-hot encoding of ``ignore_index`` would
+    produce: rows whose channel ``ignore_index`` is set when it is a valid
+    class index, rows that are all zero otherwise (MONAI's rule); dense rows
+    are returned unmasked.
 
     Returns:
         ``(targets, mask)``; ``mask`` is ``None`` when nothing can be ignored,
-        else a float tensor with size 1 on the class axis.
+        else a float tensor with ``y_pred``'s rank and size 1 on the class axis.
     """
-    num_classes = ops.shape(y_pred)[class_axis]
-    if is_label_target(ops, y_pred, y_true):
-        if ignore_index is None:
-            return ops.one_hot(y_true, num_classes, class_axis, y_pred), None
-        valid = ops.not_equal(y_true, ignore_index)
-        safe_labels = ops.where(valid, y_true, 0)
-        mask = ops.expand_dims(ops.cast(valid, y_pred), class_axis)
-        return ops.one_hot(safe_labels, num_classes, class_axis, y_pred) * mask, mask
     if ignore_index is None:
         return y_true, None
+    if is_label_target(ops, y_pred, y_true):
+        valid = ops.not_equal(y_true, ignore_index)
+        return ops.where(valid, y_true, 0), ops.expand_dims(ops.cast(valid, y_pred), class_axis)
+    num_classes = ops.shape(y_pred)[class_axis]
     if 0 <= ignore_index < num_classes:
         selector = [1.0 if c == ignore_index else 0.0 for c in range(num_classes)]
         marked = ops.sum(y_true * along_axis(ops, selector, y_pred, class_axis), axis=class_axis, keepdims=True)
         valid = ops.equal(marked, 0.0)
     else:
         valid = ops.greater(ops.sum(y_true, axis=class_axis, keepdims=True), 0.0)
-    mask = ops.cast(valid, y_pred)
-    return y_true * mask, mask
+    return y_true, ops.cast(valid, y_pred)
+
+
+def dense_targets(
+    ops: Ops, y_pred: Tensor, y_true: Tensor, *, class_axis: int, ignore_index: int | None
+) -> tuple[Tensor, Tensor | None]:
+    """Targets with ``y_pred``'s shape and the mask of valid positions.
+
+    Integer labels are one-hot encoded; a label equal to ``ignore_index``
+    becomes an all-zero row.  Dense targets are masked by the rule of
+    :func:`sparse_targets`.  Masked rows are zeroed.
+
+    Returns:
+        ``(targets, mask)``; ``mask`` is ``None`` when nothing can be ignored,
+        else a float tensor with size 1 on the class axis.
+    """
+    targets, mask = sparse_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
+    if is_label_target(ops, y_pred, y_true):
+        targets = ops.one_hot(targets, ops.shape(y_pred)[class_axis], class_axis, y_pred)
+    return (targets, None) if mask is None else (targets * mask, mask)

@@ -1,0 +1,281 @@
+"""Native PyTorch kernels behind the fused ops of the ops protocol.
+
+:class:`losses_torch.ops.TorchOps` calls these in eager mode instead of the
+composite defaults of :mod:`spec.ops`; the values are the composites' (up to
+rounding) and ``LOSSBRIDGE_COMPOSITE_OPS=1`` switches them off.  Each kernel
+is a ``torch.autograd.Function`` whose backward writes the closed-form
+gradient with the fewest passes over the large tensors, and none of them
+builds a one-hot tensor from integer labels:
+
+* :class:`SoftmaxCrossEntropy`: the forward keeps ``p = softmax(x)`` and
+  reads ``-log p_t`` off it (no log-softmax tensor); the gradient
+  ``s (p B - (1 - e) w_t [c = t] - (e/C) w_c)`` is one product with ``p`` and
+  one scatter at the labels (no second exponential, no one-hot).
+* :class:`LabelStatistics`: the overlap statistics of probabilities against
+  integer labels.  ``I`` and ``G`` are per-class sums of the probabilities
+  gathered at the labels (and of ones), scattered into a small table; the
+  gradient w.r.t. the probabilities is ``dL/dP_c`` plus ``dL/dI_c`` at the
+  label, and the activation's own backward (one pass for softmax) follows.
+* :class:`DenseStatistics`: the same statistics against dense targets, with
+  the gradient ``dL/dP_c + dL/dI_c g`` written in one product.
+
+Tensors keep their shape and strides (any class axis, channels-last memory
+included); labels are ``y_pred``'s shape without the class axis.  Second-order
+gradients (``create_graph=True``) differentiate the composite formula,
+recomputed from the saved inputs, so they are exact; the hand-written
+backward serves first order only.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+Tensor = torch.Tensor
+# Scatter chunks: per-class sums are accumulated in up to this many partial
+# sums per sample (more parallel work, shorter float32 running sums).
+_CHUNKS = 256
+
+
+@functools.lru_cache(maxsize=64)
+def weight_vector(weights: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The class weights as a tensor, built once per dtype and device."""
+    return torch.tensor(weights, dtype=dtype, device=device)
+
+
+def along(vector: Tensor, axis: int, ndim: int) -> Tensor:
+    """A ``(C,)`` vector (or ``(N, C)`` table) shaped to broadcast along
+    ``axis`` of an ``ndim``-dimensional tensor (the batch axis first)."""
+    shape = [1] * ndim
+    shape[axis] = vector.shape[-1]
+    if vector.dim() == 2:
+        shape[0] = vector.shape[0]
+    return vector.reshape(shape)
+
+
+def position_axes(ndim: int, axis: int) -> tuple[int, ...]:
+    """Every axis but the batch axis and the class ``axis``."""
+    return tuple(a for a in range(1, ndim) if a != axis)
+
+
+def sum_positions(x: Tensor, axis: int) -> Tensor:
+    """``x`` summed over its positions: ``(N, C)`` (no position axis: ``x``)."""
+    axes = position_axes(x.dim(), axis)
+    return x.sum(axes) if axes else x
+
+
+def class_sums(values: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """``out[n, c] = sum_s values[n, s] [labels[n, s] = c]`` over the
+    positions ``s`` of ``labels`` (``(N, ...)``; ``values`` the same shape or
+    a scalar): a scatter-add into ``(N, chunks, C)`` partial sums, then their sum."""
+    batch = labels.shape[0]
+    positions = labels.numel() // batch
+    chunks = math.gcd(positions, _CHUNKS)
+    shape = (batch, chunks, positions // chunks)
+    table = values.new_zeros(batch, chunks, num_classes)
+    table.scatter_add_(2, labels.reshape(shape), values.expand(labels.shape).reshape(shape))
+    return table.sum(1)
+
+
+def second_order(composite: Callable[..., Any], inputs: Sequence[Tensor], grads: Sequence[Tensor | None]) -> list:
+    """Gradients of ``composite(*inputs)`` w.r.t. the inputs that need them,
+    with ``create_graph=True``: the backward of a kernel under double backward."""
+    wanted = [x for x in inputs if x.requires_grad]
+    with torch.enable_grad():
+        outputs = composite(*inputs)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    pairs = [(out, g) for out, g in zip(outputs, grads, strict=True) if g is not None and out.requires_grad]
+    found = torch.autograd.grad([o for o, _ in pairs], wanted, [g for _, g in pairs], create_graph=True)
+    by_input = dict(zip(map(id, wanted), found, strict=True))
+    return [by_input.get(id(x)) for x in inputs]
+
+
+class SoftmaxCrossEntropy(torch.autograd.Function):
+    """Softmax cross-entropy of logits (class ``axis``) against integer labels,
+    with class weights, label smoothing and an ignored label
+    (:meth:`spec.ops.Ops.sparse_softmax_cross_entropy`)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        logits: Tensor,
+        labels: Tensor,
+        axis: int,
+        weights: Tensor | None,
+        smoothing: float,
+        ignore_index: int | None,
+        reduction: str,
+        composite: Callable[[Tensor], Tensor],
+    ) -> Tensor:
+        valid = None
+        if ignore_index is not None:
+            ignored = labels == ignore_index
+            labels, valid = labels.masked_fill(ignored, 0), (~ignored).to(logits.dtype)
+        probs = torch.softmax(logits, axis)
+        loss = _label_nll(logits, probs, labels.unsqueeze(axis), axis)
+        label_weight = None if weights is None else weights[labels]
+        if label_weight is not None:
+            loss.mul_(label_weight)
+        if smoothing:
+            loss = _smoothed(loss, logits, probs, weights, smoothing, axis)
+        if valid is not None:
+            loss.mul_(valid)
+        factor = _mean_factor(loss, valid, label_weight) if reduction == "mean" else None
+        ctx.save_for_backward(logits, probs, labels, valid, weights, label_weight, factor)
+        ctx.axis, ctx.smoothing, ctx.composite = axis, smoothing, composite
+        if reduction == "none":
+            return loss
+        return loss.sum() if factor is None else loss.sum() * factor
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple:
+        logits, probs, labels, valid, weights, label_weight, factor = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True
+            return (*second_order(ctx.composite, [logits], [grad]), *([None] * 7))
+        axis, smoothing = ctx.axis, ctx.smoothing
+        num_classes = probs.shape[axis]
+        scale = grad if factor is None else grad * factor
+        if valid is not None:
+            scale = scale * valid
+        # d loss_i / d x_c = s_i (p_c B_i - (1 - e) w_t [c = t] - (e / C) w_c), B_i = (1 - e) w_t + (e / C) sum w
+        label_term = scale if label_weight is None else scale * label_weight
+        coefficient = scale  # B = (1 - e) + e = 1 without class weights
+        if weights is not None:
+            coefficient = label_term if not smoothing else label_term * (1.0 - smoothing)
+            if smoothing:
+                coefficient = coefficient + scale * (weights.sum() * (smoothing / num_classes))
+        grad_logits = probs * (coefficient.unsqueeze(axis) if coefficient.dim() else coefficient)
+        if smoothing:
+            spread = scale.unsqueeze(axis) if scale.dim() else scale
+            if weights is None:
+                grad_logits.add_(spread, alpha=-smoothing / num_classes)
+            else:
+                grad_logits.addcmul_(spread, along(weights, axis, probs.dim()), value=-smoothing / num_classes)
+        label_term = (label_term * (smoothing - 1.0)).expand(labels.shape).unsqueeze(axis)
+        grad_logits.scatter_add_(axis, labels.unsqueeze(axis), label_term)
+        return grad_logits, *([None] * 7)
+
+
+def _label_nll(logits: Tensor, probs: Tensor, index: Tensor, axis: int) -> Tensor:
+    """``-log p_t`` per position: the log of the kept softmax (its rounding is
+    log-softmax's, both carry the error of one ``log`` of the normaliser), and
+    ``max_c x_c - x_t - log max_c p_c`` where ``p_t`` underflows (logit gaps
+    beyond ~87 in float32)."""
+    picked = probs.gather(axis, index).squeeze(axis)
+    tiny = torch.finfo(picked.dtype).tiny
+    if picked.numel() == 0 or picked.amin() >= tiny:  # a host check: the kernel runs on the CPU only
+        return picked.log_().neg_()
+    x_t = logits.gather(axis, index).squeeze(axis)
+    exact = (logits.amax(axis) - x_t).sub_(probs.amax(axis).log_())
+    return torch.where(picked < tiny, exact, picked.log_().neg_())
+
+
+def _smoothed(
+    loss: Tensor, logits: Tensor, probs: Tensor, weights: Tensor | None, smoothing: float, axis: int
+) -> Tensor:
+    """``(1 - e) loss + (e / C) sum_c w_c (-log p_c)``, with ``-log p_c =
+    (max x - x_c) - log max p``: non-negative terms, so nothing cancels."""
+    num_classes = logits.shape[axis]
+    shifted = logits - logits.amax(axis, keepdim=True)
+    total = float(num_classes)
+    if weights is not None:
+        shifted.mul_(along(weights, axis, logits.dim()))
+        total = weights.sum()
+    uniform = shifted.sum(axis).neg_().sub_(probs.amax(axis).log_().mul_(total))
+    return loss.mul_(1.0 - smoothing).add_(uniform, alpha=smoothing / num_classes)
+
+
+def _mean_factor(loss: Tensor, valid: Tensor | None, label_weight: Tensor | None) -> Tensor:
+    """``1 / sum_i v_i w_{t_i}`` (0 when the total weight is 0): the ``"mean"``
+    of ``torch.nn.CrossEntropyLoss``, without its 0/0 for an all-ignored batch."""
+    if valid is None and label_weight is None:
+        return loss.new_tensor(1.0 / max(loss.numel(), 1))
+    if valid is None:
+        total = label_weight.sum()
+    else:
+        total = valid.sum() if label_weight is None else torch.dot(valid.flatten(), label_weight.flatten())
+    return torch.where(total > 0, 1.0 / torch.where(total > 0, total, 1.0), 0.0)
+
+
+class LabelStatistics(torch.autograd.Function):
+    """``(I, P, G)`` per sample and class of probabilities (class ``axis``)
+    against integer labels, with an optional 0/1 ``valid`` mask of the
+    positions (``P = sum p^2`` when ``squared``; ``sum g^2 = G`` for 0/1
+    targets)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        probs: Tensor,
+        labels: Tensor,
+        axis: int,
+        valid: Tensor | None,
+        squared: bool,
+        composite: Callable[[Tensor], tuple],
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        num_classes = probs.shape[axis]
+        picked = probs.gather(axis, labels.unsqueeze(axis)).squeeze(axis)
+        counted = probs.new_ones(()) if valid is None else valid
+        if valid is not None:
+            picked.mul_(valid)
+        volume_of = probs * probs if squared else probs
+        if valid is not None:
+            volume_of = volume_of * valid.unsqueeze(axis)
+        target_volume = class_sums(counted, labels, num_classes)
+        ctx.mark_non_differentiable(target_volume)
+        ctx.save_for_backward(probs, labels, valid)
+        ctx.axis, ctx.squared, ctx.composite = axis, squared, composite
+        return class_sums(picked, labels, num_classes), sum_positions(volume_of, axis), target_volume
+
+    @staticmethod
+    def backward(ctx: Any, grad_intersection: Tensor, grad_pred: Tensor, _: Tensor) -> tuple:
+        probs, labels, valid = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True
+            return (*second_order(ctx.composite, [probs], [grad_intersection, grad_pred, None]), *([None] * 5))
+        axis = ctx.axis
+        per_class = along(grad_pred, axis, probs.dim())
+        mask = None if valid is None else valid.unsqueeze(axis)
+        if ctx.squared:
+            grad_probs = probs * (2.0 * per_class) if mask is None else (probs * mask).mul_(2.0 * per_class)
+        elif mask is None:
+            grad_probs = torch.empty_like(probs).copy_(per_class.expand_as(probs))
+        else:
+            grad_probs = mask * per_class  # the positions' factor first: the fast loop order
+        at_label = grad_intersection.gather(1, labels.reshape(labels.shape[0], -1)).view(labels.shape)
+        if valid is not None:
+            at_label.mul_(valid)
+        grad_probs.scatter_add_(axis, labels.unsqueeze(axis), at_label.unsqueeze(axis))
+        return grad_probs, *([None] * 5)
+
+
+class DenseStatistics(torch.autograd.Function):
+    """``(I, P, G)`` per sample and class of probabilities (class ``axis``)
+    against dense targets of the same shape."""
+
+    @staticmethod
+    def forward(ctx: Any, probs: Tensor, targets: Tensor, axis: int, squared: bool) -> tuple[Tensor, Tensor, Tensor]:
+        intersection = sum_positions(probs * targets, axis)
+        if squared:
+            volumes = sum_positions(probs * probs, axis), sum_positions(targets * targets, axis)
+        else:
+            volumes = sum_positions(probs, axis), sum_positions(targets, axis)
+        ctx.save_for_backward(probs, targets)
+        ctx.axis, ctx.squared = axis, squared
+        return intersection, *volumes
+
+    @staticmethod
+    def backward(ctx: Any, grad_intersection: Tensor, grad_pred: Tensor, grad_true: Tensor) -> tuple:
+        # linear in the incoming gradients: differentiable as written (create_graph included)
+        probs, targets = ctx.saved_tensors
+        axis, squared, ndim = ctx.axis, ctx.squared, probs.dim()
+        inter, pred, true = (along(g, axis, ndim) for g in (grad_intersection, grad_pred, grad_true))
+        grad_probs = grad_targets = None
+        if ctx.needs_input_grad[0]:
+            grad_probs = (targets * inter).add_(probs * (2.0 * pred) if squared else pred)
+        if ctx.needs_input_grad[1]:
+            grad_targets = (probs * inter).add_(targets * (2.0 * true) if squared else true)
+        return grad_probs, grad_targets, None, None
