@@ -115,7 +115,17 @@ def _fastest_peer_row(rows: Sequence[Row], ours: Row) -> Row | None:
         and r.framework == ours.framework
         and (r.mode == ours.mode or (ours.mode == "compile" and r.mode == "eager"))
     ]
+    # like for like: a peer fed the row's own target form (MONAI's labels with a class axis
+    # count as labels) when there is one; a peer that only takes one-hot targets is then
+    # compared in the one-hot row, where its encoding is not left out of our step alone
+    same_form = [r for r in peers if _peer_target(r).startswith(ours.form)]
+    peers = same_form or peers
     return min(peers, key=lambda r: r.median_ms) if peers else None
+
+
+def _peer_target(row: Row) -> str:
+    """The target form a peer row was fed (its note ``target: <form>``)."""
+    return row.note.removeprefix("target: ") if row.note.startswith("target: ") else ""
 
 
 def summary_lines(rows: Sequence[Row]) -> list[list[str]]:
@@ -135,7 +145,7 @@ def summary_lines(rows: Sequence[Row]) -> list[list[str]]:
                 mode_of(ours),
                 _ms(ours.median_ms),
                 _mib(ours.peak_mib),
-                peer.name,
+                peer.name if _peer_target(peer).startswith(ours.form) else f"{peer.name} (on {_peer_target(peer)})",
                 _ms(peer.median_ms),
                 _mib(peer.peak_mib),
                 _x(ratio),

@@ -114,3 +114,21 @@ def test_lossbridge_bench_runs_the_harness(capsys):
 
     assert lossbridge.main(["bench", "--check", "--loss", "huber"]) == 0
     assert "rows for 1 of 1 losses" in capsys.readouterr().out
+
+
+def test_the_headline_compares_peers_fed_the_same_target_form():
+    """A labels row is set against a peer that took labels; a peer fed one-hot targets (encoded
+    outside its timed step) is the labels row's reference only when no peer took labels."""
+    from benchmarks import report
+    from benchmarks.harness import Row
+
+    def row(kind, name, ms, note=""):
+        return Row("dice", "2d", (8, 4, 128, 128), "labels", "", "tf", "jit", kind, name, note=note, median_ms=ms)
+
+    ours = row("ours", "ours", 2.0)
+    one_hot_peer = row("peer", "keras.Dice", 1.0, "target: one-hot")
+    labels_peer = row("peer", "monai.DiceLoss", 3.0, "target: labels with a class axis of 1")
+    assert report._fastest_peer_row([ours, one_hot_peer, labels_peer], ours) is labels_peer
+    assert report._fastest_peer_row([ours, one_hot_peer], ours) is one_hot_peer
+    line = report.summary_lines([ours, one_hot_peer])[0]
+    assert "keras.Dice (on one-hot)" in line

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from spec.losses._classification import CLASS_AXIS, CLASS_INPUTS, FROM_LOGITS
-from spec.losses._targets import class_probabilities, dense_targets, sparse_targets
+from spec.losses._targets import class_probabilities, dense_targets, is_label_target, sparse_targets
 from spec.ops import Ops, clip, safe_divide, safe_power
 from spec.params import Param, ParamSet
 from spec.registry import LossSpec, register
@@ -203,11 +203,15 @@ def overlap_statistics(
     The product intersection (and ``squared``) is the fused op
     :meth:`spec.ops.Ops.class_statistics`, which a backend may compute from
     integer labels without a one-hot tensor; ``intersection="l1"`` is
-    composed here.
+    composed here, except for integer labels and logits: there ``g`` is 0 or
+    1, so ``sum(min(p, g)) = sum(p g)``, and the activation's derivative
+    vanishes where ``p`` reaches 0 or 1 (the kinks of ``|p - g|``), so the
+    gradient w.r.t. the logits is the product's too.
 
     Returns three tensors of shape ``(N, C)``, or ``(C,)`` with ``batch=True``.
     """
-    if squared or intersection == "product":
+    hard_logits = from_logits and is_label_target(ops, y_pred, y_true)
+    if squared or intersection == "product" or hard_logits:
         targets, mask = sparse_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
         activation = ("sigmoid" if multilabel else "softmax") if from_logits else "none"
         return ops.class_statistics(
