@@ -17,13 +17,17 @@ import argparse
 import datetime
 import importlib.metadata
 import os
+import pickle
 import platform
 import shlex
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from benchmarks.inputs import SIZE_SETS, Size
 
@@ -32,6 +36,9 @@ ROOT = HERE.parent
 THREADS = 2
 DEFAULT_OUT = HERE / "results.md"
 COMMAND_ENV = "LOSSBRIDGE_BENCH_COMMAND"  # how the user ran it, kept across the re-execution
+ROWS_ENV = "LOSSBRIDGE_BENCH_ROWS"  # where the child keeps each finished loss's rows
+STARTED_ENV = "LOSSBRIDGE_BENCH_STARTED"  # when the parent started (the run's duration spans restarts)
+MAX_RESTARTS = 8
 # --check evaluates eagerly: tests/test_compile.py covers torch.compile and XLA on every loss
 CHECK_MODES = ("torch-eager", "tf-eager")
 
@@ -83,14 +90,55 @@ def parse_args(argv: Sequence[str] | None, prog: str = "python -m benchmarks") -
 
 
 def _with_steady_allocator(argv: Sequence[str], command: str) -> None:
-    """Re-execute once as ``python -m benchmarks`` with ``ALLOCATOR_ENV`` (read by glibc at start-up)."""
+    """Run as a child ``python -m benchmarks`` with ``ALLOCATOR_ENV`` (read by glibc at start-up)
+    and exit with its status; return at once in that child.
+
+    The child keeps each finished loss's rows in a directory (``ROWS_ENV``).  A native crash
+    (a framework aborting the process) loses only the loss it happened in: the parent starts a
+    new child, which reloads the finished losses, records the crashed one as an error row and
+    goes on."""
     if all(os.environ.get(k) == v for k, v in ALLOCATOR_ENV.items()):
         return
-    os.environ.update(ALLOCATOR_ENV)
-    os.environ[COMMAND_ENV] = command
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, **ALLOCATOR_ENV, COMMAND_ENV: command, STARTED_ENV: repr(time.time())}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     sys.stdout.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "benchmarks", *argv])
+    with tempfile.TemporaryDirectory(prefix="lossbridge-bench-") as rows_dir:
+        env[ROWS_ENV] = rows_dir
+        for _ in range(MAX_RESTARTS):
+            code = subprocess.call([sys.executable, "-m", "benchmarks", *argv], env=env)
+            if code == 0 or not _crashed_losses(Path(rows_dir)):
+                break
+            print(
+                f"\nthe benchmark process died (status {code}) in {', '.join(_crashed_losses(Path(rows_dir)))}; "
+                "restarting with the finished losses kept",
+                flush=True,
+            )
+    raise SystemExit(code)
+
+
+def _crashed_losses(rows_dir: Path) -> list[str]:
+    """Losses a child started but did not finish."""
+    return sorted(p.stem for p in rows_dir.glob("*.started") if not p.with_suffix(".rows").exists())
+
+
+def _run_keeping_rows(specs: Sequence[Any], options: Any, progress: Any, rows_dir: Path) -> list[Any]:
+    """``harness.run`` loss by loss, each loss's rows kept in ``rows_dir``: finished losses are
+    reloaded, and a loss an earlier child died in becomes an error row."""
+    from benchmarks import harness
+
+    rows: list[Any] = []
+    for loss in specs:
+        finished, started = rows_dir / f"{loss.name}.rows", rows_dir / f"{loss.name}.started"
+        if not finished.exists():
+            if started.exists():
+                problem = "the benchmark process crashed in this loss (a native abort; see the log): no timing"
+                crashed = [harness.Row(loss.name, "", (), "", "", "", "", "ours", "ours", error=problem)]
+                finished.write_bytes(pickle.dumps(crashed))
+            else:
+                started.touch()
+                finished.write_bytes(pickle.dumps(harness.run([loss], options, progress)))
+        rows += pickle.loads(finished.read_bytes())
+    return rows
 
 
 @contextmanager
@@ -234,7 +282,7 @@ def main(argv: Sequence[str] | None = None, *, command: str = "python -m benchma
     for line in [*machine, ", ".join(f"{k} {v}" for k, v in versions.items()), f"sampling: {sampling}"]:
         print(f"  {line}")
     print(f"  sizes: {', '.join(f'{s.name} {s.label}' for s in options.sizes)}; modes: {', '.join(options.modes)}")
-    started = time.perf_counter()
+    started = time.perf_counter() - (time.time() - float(os.environ.get(STARTED_ENV, repr(time.time()))))
     rows: list[harness.Row] = []
 
     def progress(item: object) -> None:
@@ -245,7 +293,11 @@ def main(argv: Sequence[str] | None = None, *, command: str = "python -m benchma
             report.print_case(item, timed=not args.check)
             sys.stdout.flush()
 
-    rows = harness.run(specs, options, progress)
+    rows_dir = os.environ.get(ROWS_ENV)
+    if rows_dir and not args.check:
+        rows = _run_keeping_rows(specs, options, progress, Path(rows_dir))
+    else:
+        rows = harness.run(specs, options, progress)
     seconds = time.perf_counter() - started
     failures = [r for r in rows if r.failed]
     covered = sorted({r.loss for r in rows if r.kind == "ours" and not r.error})

@@ -39,6 +39,20 @@ def _to_tensor(x: Any) -> tf.Tensor:
 _GRAPHS: weakref.WeakKeyDictionary[SpecLoss, EagerGraphs] = weakref.WeakKeyDictionary()
 
 
+def _replica_share(value: tf.Tensor, reduction: str, sync: bool) -> tf.Tensor:
+    """Keras' rule under ``tf.distribute``: a replica's loss is its share of the step's loss.
+
+    ``model.fit`` sums the replicas' gradients and multiplies the logged loss by the number of
+    replicas ``W``, so a Keras loss divides its ``"mean"`` by ``W`` (its ``"sum"`` is already a
+    share: the replicas' sums add up to the global one).  With ``sync=True`` every replica holds
+    the global value, whatever the reduction, so each contributes ``1 / W`` of it.
+    """
+    if reduction == "none" or (reduction == "sum" and not sync):
+        return value
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return value if replicas == 1 else value * tf.constant(1.0 / replicas, dtype=value.dtype)
+
+
 class SpecLoss(keras.losses.Loss):
     """Base of every generated Keras loss: a thin shell over the spec."""
 
@@ -117,7 +131,8 @@ class SpecLoss(keras.losses.Loss):
         # The spec applies sample_weight and the reduction itself (class-weight
         # and ignore-index normalisation would be lost in Keras' generic one).
         with tf.name_scope(self.name):
-            return self._evaluate(y_true, y_pred, sample_weight, self._neutral_reduction, extras)
+            value = self._evaluate(y_true, y_pred, sample_weight, self._neutral_reduction, extras)
+            return _replica_share(value, self._neutral_reduction, bool(self.params.get("sync")))
 
     def call(self, y_true: Any, y_pred: Any) -> tf.Tensor:
         """Unreduced loss elements."""

@@ -110,6 +110,8 @@ class TensorFlowOps(Ops):
         return tf.abs(x)
 
     def power(self, x, exponent):
+        if exponent == -0.5:  # one fused kernel (and XLA op) instead of pow's log and exp
+            return tf.math.rsqrt(x)
         return tf.pow(x, tf.constant(exponent, dtype=x.dtype))
 
     def sigmoid(self, x):
@@ -311,6 +313,17 @@ class TensorFlowOps(Ops):
         if weight is None:
             return tf.reduce_mean(nll)
         return tf.math.divide_no_nan(tf.reduce_sum(nll), tf.reduce_sum(weight))
+
+    def all_reduce_sum(self, x):
+        # a replica context of a tf.distribute strategy (the default context has one replica;
+        # the cross-replica context, outside strategy.run, sees the whole batch already)
+        if tf.distribute.in_cross_replica_context():
+            return x
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return x
+        # ReplicaContext.all_reduce is differentiable: its gradient all-reduces the gradient
+        return context.all_reduce(tf.distribute.ReduceOp.SUM, x)
 
     def ctc_loss(self, logits, labels, input_lengths, target_lengths, blank):
         # TensorFlow's CTC computes in float32 only

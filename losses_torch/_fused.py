@@ -16,8 +16,12 @@ builds a one-hot tensor from integer labels:
   gathered at the labels (and of ones), scattered into a small table; the
   gradient w.r.t. the probabilities is ``dL/dP_c`` plus ``dL/dI_c`` at the
   label, and the activation's own backward (one pass for softmax) follows.
+  Where :mod:`losses_torch._native` applies (a C compiler, CPU,
+  channels-first memory), one C pass each way computes the same, and
+  :class:`SoftmaxStatistics` folds the softmax's backward into it.
 * :class:`DenseStatistics`: the same statistics against dense targets, with
-  the gradient ``dL/dP_c + dL/dI_c g`` written in one product.
+  the gradient ``dL/dP_c + dL/dI_c g`` written in one product (one C pass
+  each way where the native kernels apply and the targets need no gradient).
 
 Tensors keep their shape and strides (any class axis, channels-last memory
 included); labels are ``y_pred``'s shape without the class axis.  Second-order
@@ -34,6 +38,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+
+from losses_torch import _native
 
 Tensor = torch.Tensor
 # Scatter chunks: per-class sums are accumulated in up to this many partial
@@ -217,6 +223,14 @@ class LabelStatistics(torch.autograd.Function):
         squared: bool,
         composite: Callable[[Tensor], tuple],
     ) -> tuple[Tensor, Tensor, Tensor]:
+        ctx.axis, ctx.squared, ctx.composite = axis, squared, composite
+        native = _native.prepare(probs, labels, axis, valid)
+        ctx.native = native is not None
+        if native is not None:
+            statistics = _native.overlap_statistics(*native, squared)
+            ctx.mark_non_differentiable(statistics[2])
+            ctx.save_for_backward(probs, *native[1:])
+            return statistics
         num_classes = probs.shape[axis]
         picked = probs.gather(axis, labels.unsqueeze(axis)).squeeze(axis)
         counted = probs.new_ones(()) if valid is None else valid
@@ -228,7 +242,6 @@ class LabelStatistics(torch.autograd.Function):
         target_volume = class_sums(counted, labels, num_classes)
         ctx.mark_non_differentiable(target_volume)
         ctx.save_for_backward(probs, labels, valid)
-        ctx.axis, ctx.squared, ctx.composite = axis, squared, composite
         return class_sums(picked, labels, num_classes), sum_positions(volume_of, axis), target_volume
 
     @staticmethod
@@ -237,6 +250,12 @@ class LabelStatistics(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph=True
             return (*second_order(ctx.composite, [probs], [grad_intersection, grad_pred, None]), *([None] * 5))
         axis = ctx.axis
+        if ctx.native:
+            moved = probs.movedim(axis, 1)
+            grad_probs = _native.overlap_statistics_backward(
+                moved, labels, valid, ctx.squared, grad_intersection, grad_pred, axis
+            )
+            return grad_probs, *([None] * 5)
         per_class = along(grad_pred, axis, probs.dim())
         mask = None if valid is None else valid.unsqueeze(axis)
         if ctx.squared:
@@ -252,26 +271,78 @@ class LabelStatistics(torch.autograd.Function):
         return grad_probs, *([None] * 5)
 
 
+class SoftmaxStatistics(torch.autograd.Function):
+    """``(I, P, G)`` of ``softmax(logits)`` (class ``axis``) against integer
+    labels or dense targets (which get no gradient), by the native kernels
+    only (:func:`losses_torch._native.applies` said yes): the backward returns
+    the gradient w.r.t. the logits in one pass, the softmax's backward fused
+    with the statistics'."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        logits: Tensor,
+        targets: Tensor,
+        axis: int,
+        valid: Tensor | None,
+        squared: bool,
+        composite: Callable[[Tensor], tuple],
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        # over the contiguous channels-first view: the kernels read p in that layout
+        probs = torch.softmax(logits.movedim(axis, 1), 1).movedim(1, axis)
+        moved, flat_targets, flat_valid = _native.prepare(probs, targets, axis, valid)
+        statistics = _native.overlap_statistics(moved, flat_targets, flat_valid, squared)
+        ctx.mark_non_differentiable(statistics[2])
+        ctx.save_for_backward(logits, probs, flat_targets, flat_valid)
+        ctx.axis, ctx.squared, ctx.composite = axis, squared, composite
+        return statistics
+
+    @staticmethod
+    def backward(ctx: Any, grad_intersection: Tensor, grad_pred: Tensor, _: Tensor) -> tuple:
+        logits, probs, targets, valid = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True
+            return (*second_order(ctx.composite, [logits], [grad_intersection, grad_pred, None]), *([None] * 5))
+        moved = probs.movedim(ctx.axis, 1)
+        grad_logits = _native.overlap_statistics_backward(
+            moved, targets, valid, ctx.squared, grad_intersection, grad_pred, ctx.axis, softmax=True
+        )
+        return grad_logits, *([None] * 5)
+
+
 class DenseStatistics(torch.autograd.Function):
     """``(I, P, G)`` per sample and class of probabilities (class ``axis``)
     against dense targets of the same shape."""
 
     @staticmethod
     def forward(ctx: Any, probs: Tensor, targets: Tensor, axis: int, squared: bool) -> tuple[Tensor, Tensor, Tensor]:
+        ctx.axis, ctx.squared = axis, squared
+        # the C pass writes no gradient for the targets: only when none is wanted
+        native = None if ctx.needs_input_grad[1] else _native.prepare(probs, targets, axis, None)
+        ctx.native = native is not None
+        if native is not None:
+            ctx.save_for_backward(probs, native[1])
+            return _native.overlap_statistics(native[0], native[1], None, squared)
         intersection = sum_positions(probs * targets, axis)
         if squared:
             volumes = sum_positions(probs * probs, axis), sum_positions(targets * targets, axis)
         else:
             volumes = sum_positions(probs, axis), sum_positions(targets, axis)
         ctx.save_for_backward(probs, targets)
-        ctx.axis, ctx.squared = axis, squared
         return intersection, *volumes
 
     @staticmethod
     def backward(ctx: Any, grad_intersection: Tensor, grad_pred: Tensor, grad_true: Tensor) -> tuple:
-        # linear in the incoming gradients: differentiable as written (create_graph included)
         probs, targets = ctx.saved_tensors
         axis, squared, ndim = ctx.axis, ctx.squared, probs.dim()
+        if ctx.native and not torch.is_grad_enabled():
+            moved = probs.movedim(axis, 1)
+            grad_probs = _native.overlap_statistics_backward(
+                moved, targets, None, squared, grad_intersection, grad_pred, axis
+            )
+            return grad_probs, None, None, None
+        if ctx.native:  # create_graph=True: the saved targets are channels-first
+            targets = targets.movedim(1, axis)
+        # linear in the incoming gradients: differentiable as written (create_graph included)
         inter, pred, true = (along(g, axis, ndim) for g in (grad_intersection, grad_pred, grad_true))
         grad_probs = grad_targets = None
         if ctx.needs_input_grad[0]:

@@ -6,9 +6,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.distributed
 import torch.nn.functional as F
 
-from losses_torch._fused import DenseStatistics, LabelStatistics, SoftmaxCrossEntropy, weight_vector
+from losses_torch import _native
+from losses_torch._fused import (
+    DenseStatistics,
+    LabelStatistics,
+    SoftmaxCrossEntropy,
+    SoftmaxStatistics,
+    weight_vector,
+)
 from spec.ops import Ops, composite_forced, pool_padding
 
 _INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
@@ -96,6 +104,8 @@ class TorchOps(Ops):
         return torch.abs(x)
 
     def power(self, x, exponent):
+        if exponent == -0.5:
+            return torch.rsqrt(x)
         return torch.pow(x, exponent)
 
     def sigmoid(self, x):
@@ -222,12 +232,26 @@ class TorchOps(Ops):
                 y_pred, y_true, axis, activation=activation, batch=batch, mask=mask, squared=squared
             )
         axis %= y_pred.dim()
+        fold_softmax = is_labels or not (isinstance(y_true, torch.Tensor) and y_true.requires_grad)
+        if activation == "softmax" and fold_softmax and _native.applies(y_pred, axis):
+            statistics = _softmax_statistics(self, y_pred, y_true, axis, mask, squared)
+            return tuple(s.sum(0) for s in statistics) if batch else statistics
         probs = _ACTIVATIONS[activation](y_pred, axis)
         if is_labels:
             statistics = _label_statistics(self, probs, y_true, axis, mask, squared)
         else:
             statistics = DenseStatistics.apply(probs, y_true, axis, squared)
         return tuple(s.sum(0) for s in statistics) if batch else statistics
+
+    def all_reduce_sum(self, x):
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return x
+        if torch.distributed.get_world_size() == 1:
+            return x
+        # the autograd-aware collective: its backward all-reduces the gradient
+        from torch.distributed.nn.functional import all_reduce
+
+        return all_reduce(x)
 
     def ctc_loss(self, logits, labels, input_lengths, target_lengths, blank):
         # torch.compile cannot capture F.ctc_loss (data-dependent shapes): the
@@ -272,6 +296,21 @@ def _native_cross_entropy(logits, labels, axis, reduction, weights, smoothing, i
     total = weights[kept] if weights is not None else torch.ones_like(labels, dtype=logits.dtype)
     total = (total if ignore_index is None else total * (labels != ignore_index)).sum()
     return torch.where(total > 0, loss / torch.where(total > 0, total, 1.0), 0.0)
+
+
+def _softmax_statistics(ops, logits, targets, axis, mask, squared):
+    """``class_statistics`` of softmax probabilities against integer labels or
+    dense targets by :class:`SoftmaxStatistics` (softmax and statistics share
+    one backward)."""
+    if targets.dim() < logits.dim():
+        targets = targets.long()
+    valid = None if mask is None else mask.squeeze(axis)
+
+    def composite(x):
+        options = {"activation": "softmax", "batch": False, "mask": mask, "squared": squared}
+        return Ops.class_statistics(ops, x, targets, axis, **options)
+
+    return SoftmaxStatistics.apply(logits, targets, axis, valid, squared, composite)
 
 
 def _label_statistics(ops, probs, labels, axis, mask, squared):

@@ -287,6 +287,13 @@ class Ops:
         padding (outside positions excluded) and tie conventions."""
         return -self.max_pool(-x, window, axes)
 
+    # -- replicas of a distributed run (spec.distributed) ----------------------
+    def all_reduce_sum(self, x: Tensor) -> Tensor:
+        """``x`` summed over the replicas of a data-parallel run; ``x`` itself
+        in one process.  Differentiable: the gradient is the all-reduce (sum)
+        of the incoming gradients.  Only ``sync=True`` losses call it."""
+        return x
+
     # -- fused ops: composite default, native override allowed -----------------
     def sparse_softmax_cross_entropy(
         self,

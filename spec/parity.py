@@ -10,13 +10,22 @@ Errors (all dimensionless):
   against TensorFlow in the same dtype, and each framework (float64) against
   central finite differences of the NumPy reference (floor ``FD_FLOOR``);
 * ``torch.autograd.gradcheck`` in float64;
-* any NaN or inf in a value or gradient is a failure.
+* any NaN or inf in a value or gradient is a failure (the only float32
+  check at a sample marked ``float32=False``, where the loss is not
+  Lipschitz and float32 rounding of its inputs is amplified without bound).
 
 The floors keep a loss that is 0 up to rounding (perfect predictions) from
-turning 1e-17 of cancellation into a "relative error" of 1.  In float32 the
-value floor is 1e-2: a loss below 0.01 is held to an absolute error of 1e-7,
-the float32 rounding of its O(1) intermediate terms (e.g. ``log(1 - 1e-7)``).  Finite differences and
-gradcheck skip samples marked ``smooth=False`` (inputs on a clip boundary).
+turning 1e-17 of cancellation into a "relative error" of 1.  In float32 they
+are where float32 rounding of O(1) intermediate terms sets the limit: a value
+below 1 is held to an absolute error of 1e-5 (``torch.testing``'s float32
+``atol``), a gradient whose norm is below 0.1 to 1e-6.  They bind at perfect
+predictions: TensorFlow's CPU softmax can return 1 - 2^-24 for a row
+saturated at +-50 (seen on an AVX2 AMD EPYC, for some batch sizes), where
+exact arithmetic and PyTorch give 1, and the loss turns that ulp into
+1.8e-7 (Jaccard), or 1.9e-6 and a gradient of 2.4e-7 through the focal
+exponent ``(1 - T)^0.75``, where the exact answer is 0.  Finite differences
+and gradcheck skip samples marked ``smooth=False`` (inputs on a clip
+boundary).
 """
 
 from __future__ import annotations
@@ -40,8 +49,8 @@ TOLERANCE = {
     ("grad", "float32"): 1e-5,
     ("fd", "float64"): 1e-6,
 }
-VALUE_FLOOR = {"float64": 1e-6, "float32": 1e-2}
-GRAD_FLOOR = 1e-6
+VALUE_FLOOR = {"float64": 1e-6, "float32": 1.0}
+GRAD_FLOOR = {"float64": 1e-6, "float32": 1e-1}
 FD_FLOOR = 1e-4  # central differences carry ~1e-11 of round-off at |x| = 50
 DTYPES = ("float64", "float32")
 FRAMEWORKS = {"torch": "losses_torch._parity", "tensorflow": "losses_tf._parity", "onnx": "spec._onnx_parity"}
@@ -203,7 +212,7 @@ def _value_error(value: np.ndarray, ref: np.ndarray, dtype: str) -> float:
     return float(np.max(np.abs(value - ref), initial=0.0) / scale)
 
 
-def _grad_error(grad: np.ndarray, ref: np.ndarray, floor: float = GRAD_FLOOR) -> float:
+def _grad_error(grad: np.ndarray, ref: np.ndarray, floor: float) -> float:
     return float(np.max(np.abs(grad - ref), initial=0.0) / max(float(np.linalg.norm(ref)), floor))
 
 
@@ -227,19 +236,23 @@ def run_case(case: Case, frameworks: Mapping[str, Any], row: Row, *, finite_diff
             results[name, dtype] = (value, grad)
             if not (np.all(np.isfinite(value)) and np.all(np.isfinite(grad))):
                 row.failures.append(f"NaN/inf in {name} {dtype} value or gradient at {case.label}")
-            row.record(f"value {name} {dtype}", _value_error(value, ref, dtype), case)
+            if dtype == "float64" or case.sample.float32:
+                row.record(f"value {name} {dtype}", _value_error(value, ref, dtype), case)
     if "onnx" in frameworks:
         for dtype in DTYPES:
             value = frameworks["onnx"].value(case, dtype)
             if not np.all(np.isfinite(value)):
                 row.failures.append(f"NaN/inf in the ONNX {dtype} value at {case.label}")
-            row.record(f"value onnx {dtype}", _value_error(value, ref, dtype), case)
+            if dtype == "float64" or case.sample.float32:
+                row.record(f"value onnx {dtype}", _value_error(value, ref, dtype), case)
     if not np.all(np.isfinite(ref)):
         row.failures.append(f"NaN/inf in the NumPy reference at {case.label}")
     if "torch" in frameworks and "tensorflow" in frameworks:
-        for dtype in DTYPES:
+        for dtype in DTYPES if case.sample.float32 else ("float64",):
             row.record(
-                f"grad torch-tf {dtype}", _grad_error(results["torch", dtype][1], results["tensorflow", dtype][1]), case
+                f"grad torch-tf {dtype}",
+                _grad_error(results["torch", dtype][1], results["tensorflow", dtype][1], GRAD_FLOOR[dtype]),
+                case,
             )
     if finite_differences and case.sample.smooth:
         fd = finite_difference_gradient(case)

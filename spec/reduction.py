@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from spec.distributed import element_count, replica_sums
 from spec.ops import Ops, safe_divide
 
 Tensor = Any
@@ -87,18 +88,32 @@ def canonical_reduction(reduction: Any) -> str:
 
 
 def reduce_loss(
-    ops: Ops, elements: Tensor | Weighted | Fused | Combined, sample_weight: Tensor | None, reduction: str
+    ops: Ops,
+    elements: Tensor | Weighted | Fused | Combined,
+    sample_weight: Tensor | None,
+    reduction: str,
+    *,
+    sync: bool = False,
 ) -> Tensor:
-    """Apply ``sample_weight`` and ``reduction`` (already canonical) to a formula's output."""
+    """Apply ``sample_weight`` and ``reduction`` (already canonical) to a formula's output.
+
+    ``sync=True`` (:mod:`spec.distributed`): ``"sum"`` is the sum over every
+    replica's elements and ``"mean"`` that sum over the replicas' total count
+    (or total weight), so the value is the global batch's on every replica.
+    """
     if isinstance(elements, Combined):
-        return _reduce_combined(ops, elements, sample_weight, reduction)
-    if isinstance(elements, Fused) and sample_weight is None and reduction != "none":
+        return _reduce_combined(ops, elements, sample_weight, reduction, sync)
+    if isinstance(elements, Fused) and sample_weight is None and reduction != "none" and not sync:
         return elements.compute(reduction)
     elements, weights = _weighted_elements(ops, elements, sample_weight)
     if reduction == "none":
         return elements
     if reduction == "sum":
-        return ops.sum(elements)
+        return ops.all_reduce_sum(ops.sum(elements)) if sync else ops.sum(elements)
+    if sync:
+        count = element_count(ops, elements) if weights is None else ops.sum(weights)
+        total, count = replica_sums(ops, ops.sum(elements), count)
+        return safe_divide(ops, total, count)
     if weights is None:
         return ops.mean(elements)
     return safe_divide(ops, ops.sum(elements), ops.sum(weights))
@@ -154,13 +169,17 @@ def _mean_or_zero(ops: Ops, values: Tensor) -> Tensor:
     return ops.sum(values) if 0 in ops.shape(values) else ops.mean(values)
 
 
-def _reduce_combined(ops: Ops, combined: Combined, sample_weight: Tensor | None, reduction: str) -> Tensor:
+def _reduce_combined(
+    ops: Ops, combined: Combined, sample_weight: Tensor | None, reduction: str, sync: bool
+) -> Tensor:
     if reduction == "none":
         parts = [(weight, _per_sample(ops, part, sample_weight)) for weight, part in combined.parts]
         if any(not ops.shape(value) for _, value in parts):  # a batch-level part: one value for all
             parts = [(weight, _mean_or_zero(ops, value)) for weight, value in parts]
     else:
-        parts = [(weight, reduce_loss(ops, part, sample_weight, reduction)) for weight, part in combined.parts]
+        parts = [
+            (weight, reduce_loss(ops, part, sample_weight, reduction, sync=sync)) for weight, part in combined.parts
+        ]
     total = None
     for weight, value in parts:
         term = value * weight if weight != 1.0 else value

@@ -9,6 +9,7 @@ the registry, and the parity matrix iterates over it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +69,15 @@ class LossSpec:
     def has_class_axis(self) -> bool:
         return "class_axis" in self.params.names()
 
+    def formula_kwargs(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` as keywords of the formula: without ``sync`` where the
+        formula has no batch statistic of its own (then ``sync`` is a setting
+        of the reduction only, :mod:`spec.distributed`)."""
+        kwargs = dict(params)
+        if "sync" in kwargs and not _takes(self.formula, "sync"):
+            del kwargs["sync"]
+        return kwargs
+
     def bind(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Validated parameters (defaults filled in)."""
         return self.params.bind(self.name, dict(params or {}))
@@ -87,6 +97,12 @@ class LossSpec:
         return evaluate(
             self, self.bind(params), y_pred, y_true, sample_weight=sample_weight, reduction=reduction, extras=extras
         )
+
+
+@functools.lru_cache(maxsize=512)
+def _takes(formula: Callable[..., Any], name: str) -> bool:
+    parameters = inspect.signature(formula).parameters.values()
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def evaluate(
@@ -143,8 +159,9 @@ def evaluate(
         # batch-level statistic of no pixel is no loss either).
         return ops.sum(prepared.y_pred)
     try:
-        elements = spec.formula(ops, prepared.y_pred, target, **kwargs)
-        value = reduce_loss(ops, elements, sample_weight, reduction)
+        sync = bool(kwargs.get("sync", False))
+        elements = spec.formula(ops, prepared.y_pred, target, **spec.formula_kwargs(kwargs))
+        value = reduce_loss(ops, elements, sample_weight, reduction, sync=sync)
         return ops.sum(prepared.y_pred) if empty and not ops.shape(value) else value
     except (IndexError, RuntimeError):
         if prepared.is_labels and ops.index_ops_validate and check_values:

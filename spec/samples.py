@@ -9,7 +9,8 @@ samples are still compared across frameworks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,11 @@ class Sample:
             from ``labels`` by one-hot encoding).
         sample_weight: per-sample weights ``(N,)`` or None.
         smooth: the loss is differentiable at this point.
+        float32: float32 rounding of the inputs stays within the float32
+            tolerances here.  False where the loss is not Lipschitz at the
+            sample (``(1 - T)^g``, ``g < 1``, at a perfect prediction): one
+            ulp of a framework's softmax becomes ``ulp^g``, so float32 values
+            and gradients are checked for NaN/inf only.
         extras: the loss's extra inputs by name (channels-first), or None.
     """
 
@@ -40,6 +46,7 @@ class Sample:
     sample_weight: np.ndarray | None = None
     smooth: bool = True
     extras: dict[str, np.ndarray] | None = None
+    float32: bool = True
 
 
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -190,6 +197,22 @@ def segmentation_samples(rng: np.random.Generator, params: Mapping[str, Any]) ->
                 sample_weight=rng.uniform(0.2, 2.0, (2,)),
             )
         )
+    return samples
+
+
+def focal_segmentation_samples(
+    exponent: Callable[[Mapping[str, Any]], float],
+) -> Callable[[np.random.Generator, Mapping[str, Any]], list[Sample]]:
+    """:func:`segmentation_samples` for a loss that raises ``1 - T`` to
+    ``exponent(params)``: below 1 the perfect prediction is marked
+    ``float32=False`` (the loss has an infinite slope there)."""
+
+    def samples(rng: np.random.Generator, params: Mapping[str, Any]) -> list[Sample]:
+        out = segmentation_samples(rng, params)
+        if exponent(params) >= 1.0:
+            return out
+        return [dataclasses.replace(s, float32=False) if s.name == "perfect" else s for s in out]
+
     return samples
 
 

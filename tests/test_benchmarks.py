@@ -132,3 +132,17 @@ def test_the_headline_compares_peers_fed_the_same_target_form():
     assert report._fastest_peer_row([ours, one_hot_peer], ours) is one_hot_peer
     line = report.summary_lines([ours, one_hot_peer])[0]
     assert "keras.Dice (on one-hot)" in line
+
+
+def test_a_loss_that_crashed_the_run_becomes_an_error_row_and_finished_losses_are_kept(tmp_path):
+    """The full run keeps each finished loss's rows; after a native crash the next process
+    reloads them and records the loss it died in as an error row instead of timing it again."""
+    options = harness.Options(inputs.CHECK_SIZES, modes=cli.CHECK_MODES, check=True)
+    first = cli._run_keeping_rows([spec.get("huber")], options, None, tmp_path)
+    (tmp_path / "mean_squared_error.started").touch()  # a process died in this loss
+    assert cli._crashed_losses(tmp_path) == ["mean_squared_error"]
+    rows = cli._run_keeping_rows([spec.get("huber"), spec.get("mean_squared_error")], options, None, tmp_path)
+    assert [r.check for r in rows[: len(first)]] == [r.check for r in first]
+    crashed = rows[len(first) :]
+    assert len(crashed) == 1 and crashed[0].loss == "mean_squared_error" and "crashed" in crashed[0].error
+    assert cli._crashed_losses(tmp_path) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spec.distributed import SYNC
 from spec.inputs import Inputs
 from spec.losses._targets import along_axis, class_log_probabilities, dense_targets, is_label_target
 from spec.ops import Ops, clip, softplus
@@ -82,6 +83,11 @@ def categorical_crossentropy(
         class_weights: per-class weights :math:`w_c`, length ``C``.
         ignore_index: label whose positions contribute nothing.
         epsilon: probability clip when ``from_logits=False``.
+        sync: in a distributed run (``torch.distributed``, ``tf.distribute``),
+            ``"mean"`` divides the sum over every replica's positions by their
+            total count or weight, the global batch's mean over its valid
+            positions (``spec.distributed``; ``tests/test_distributed.py``).
+            The identity in one process.
 
     Returns:
         Per-position losses ``(N, ...)`` before reduction.
@@ -343,6 +349,7 @@ register(
                 Param("class_weights", "floats", None, "per-class weights, length C", optional=True, low=0.0),
                 Param("ignore_index", "int", None, "label whose positions are ignored", optional=True),
                 EPSILON,
+                SYNC,
             ),
             checks=(check_class_weights,),
         ),
@@ -354,7 +361,7 @@ register(
             "label_smoothing": {"label_smoothing": 0.1},
             "class_weights": {"class_weights": [0.2, 1.0, 3.0, 0.7]},
             "ignore_index": {"ignore_index": -100},
-            "ignore_in_range": {"ignore_index": 1},
+            "ignore_in_range": {"ignore_index": 1, "sync": True},  # sync: the identity in one process
             "torch_full": {"class_weights": [0.5, 2.0, 1.0, 1.5], "ignore_index": 255, "label_smoothing": 0.2},
             "keras_probabilities": {"from_logits": False, "label_smoothing": 0.05, "epsilon": 1e-4},
         },

@@ -59,7 +59,7 @@ def compound(
         dense = mask = None
         parts = []
         for (key, _), spec in zip(components, specs, strict=True):
-            own = {n: values[n] for n in spec.params.names()}
+            own = spec.formula_kwargs({n: values[n] for n in spec.params.names()})
             if spec.inputs.kind == "elementwise" and is_label_target(ops, y_pred, y_true):
                 # a per-element component (e.g. a sigmoid focal term) reads the one-hot
                 # targets; ignored positions leave its mean, as they leave the others'

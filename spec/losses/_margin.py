@@ -22,7 +22,7 @@ import numpy as np
 from spec.inputs import Inputs
 from spec.losses._classification import CLASS_AXIS
 from spec.losses._targets import along_axis, dense_targets
-from spec.ops import Ops, clip, safe_power, softplus
+from spec.ops import Ops, clip, softplus
 from spec.params import Param, ParamSet
 from spec.registry import LossSpec, register
 from spec.samples import SATURATION, Sample, binary_samples, one_hot
@@ -440,9 +440,12 @@ def kl_divergence(
 
 
 def _unit_vectors(ops: Ops, x: Tensor, axis: int, epsilon: float) -> Tensor:
-    """``x / max(||x||, epsilon)`` along ``axis``; a zero vector stays 0."""
-    norm = safe_power(ops, ops.sum(x * x, axis=axis, keepdims=True), 0.5)
-    return x / ops.where(ops.less(norm, epsilon), epsilon, norm)
+    """``x / max(||x||, epsilon)`` along ``axis``; a zero vector stays 0.
+
+    As ``x * max(||x||^2, epsilon^2)^(-1/2)``: one reciprocal square root per
+    vector instead of a square root and a division per element."""
+    squared_norm = clip(ops, ops.sum(x * x, axis=axis, keepdims=True), epsilon * epsilon, math.inf)
+    return x * ops.power(squared_norm, -0.5)
 
 
 def cosine_similarity(ops: Ops, y_pred: Tensor, y_true: Tensor, *, class_axis: int, epsilon: float) -> Tensor:
@@ -1073,7 +1076,13 @@ register(
         params=ParamSet(
             (
                 CLASS_AXIS,
-                Param("epsilon", "float", 1e-7, "lower bound of each vector norm", low=0.0, low_open=True),
+                Param(
+                    "epsilon",
+                    "float",
+                    1e-7,
+                    "lower bound of each vector norm (at least 1e-18: its square must be a float32 number)",
+                    low=1e-18,
+                ),
             ),
             checks=(_check_not_batch_axis,),
         ),

@@ -60,7 +60,7 @@ def masked(name: str) -> LossSpec:
     positions = "positions" if base.has_class_axis and base.inputs.kind == "classes" else "prediction"
 
     def formula(ops: Any, y_pred: Tensor, y_true: Tensor, *, mask: Tensor, **params: Any) -> Weighted:
-        elements = base.formula(ops, y_pred, y_true, **params)
+        elements = base.formula(ops, y_pred, y_true, **base.formula_kwargs(params))
         if isinstance(elements, Fused):
             elements = elements.compute("none")
         if isinstance(elements, Weighted):

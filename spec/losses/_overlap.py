@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from spec.distributed import SYNC, replica_sums
 from spec.losses._classification import CLASS_AXIS, CLASS_INPUTS, FROM_LOGITS
 from spec.losses._targets import class_probabilities, dense_targets, is_label_target, sparse_targets
 from spec.ops import Ops, clip, safe_divide, safe_power
 from spec.params import Param, ParamSet
 from spec.registry import LossSpec, register
-from spec.samples import segmentation_samples
+from spec.samples import focal_segmentation_samples, segmentation_samples
 
 Tensor = Any
 
@@ -45,6 +46,7 @@ OVERLAP_PARAMS = (
         "soft intersection: 'product' sum(p g); 'l1' (sum p + sum g - sum |p - g|) / 2, exact for soft labels",
         choices=("product", "l1"),
     ),
+    SYNC,
 )
 
 # How a class's ratio becomes its loss (dice, jaccard, tversky, focal_tversky): smp's conventions.
@@ -89,6 +91,11 @@ _ARGS_DOC = """
             "Dice Semimetric Losses", MICCAI 2023): MONAI 1.6.1's ``soft_label=True``
             (tested in ``tests/test_compat_monai.py``).  With ``squared=True``
             both are :math:`\\sum p g`.
+        sync: in a distributed run (``torch.distributed``, ``tf.distribute``), sum
+            the ``batch=True`` statistics and the ``"mean"``'s count over the
+            replicas first, so each replica computes the global batch's loss
+            (``spec.distributed``; ``tests/test_distributed.py``).  The identity
+            in one process.
 """
 
 # What an overlap loss returns per sample: the class average, or the classes kept apart (MONAI's
@@ -197,8 +204,12 @@ def overlap_statistics(
     ignore_index: int | None,
     squared: bool,
     intersection: str = "product",
+    sync: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Soft intersection ``I``, prediction volume ``P`` and target volume ``G``.
+
+    With ``batch`` and ``sync`` the batch sums are summed over the replicas of
+    a distributed run (:mod:`spec.distributed`).
 
     The product intersection (and ``squared``) is the fused op
     :meth:`spec.ops.Ops.class_statistics`, which a backend may compute from
@@ -214,9 +225,10 @@ def overlap_statistics(
     if squared or intersection == "product" or hard_logits:
         targets, mask = sparse_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
         activation = ("sigmoid" if multilabel else "softmax") if from_logits else "none"
-        return ops.class_statistics(
+        statistics = ops.class_statistics(
             y_pred, targets, class_axis, activation=activation, batch=batch, mask=mask, squared=squared
         )
+        return replica_sums(ops, *statistics) if batch and sync else statistics
     probs, targets, _, axes = segmentation_maps(
         ops,
         y_pred,
@@ -230,6 +242,8 @@ def overlap_statistics(
     pred_volume, true_volume = ops.sum(probs, axis=axes), ops.sum(targets, axis=axes)
     # (P + G - |p - g|_1) / 2: sum(min(p, g)) for p, g in [0, 1] (MONAI soft_label, JDTLosses)
     difference = ops.sum(ops.abs(probs - targets), axis=axes)
+    if batch and sync:
+        pred_volume, true_volume, difference = replica_sums(ops, pred_volume, true_volume, difference)
     return 0.5 * (pred_volume + true_volume - difference), pred_volume, true_volume
 
 
@@ -244,6 +258,7 @@ def confusion_statistics(
     batch: bool,
     ignore_index: int | None,
     clip_epsilon: float = 0.0,
+    sync: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The soft confusion matrix of every class: ``TP = sum(p g)``,
     ``FP = sum(p (1 - g))``, ``FN = sum((1 - p) g)`` and ``TN = sum((1 - p)(1 - g))``
@@ -277,12 +292,13 @@ def confusion_statistics(
     negatives = complement * (1.0 - targets)
     if mask is not None and not clipped:
         negatives = negatives * mask  # an ignored position is neither positive nor negative
-    return (
+    statistics = (
         ops.sum(probs * targets, axis=axes),
         ops.sum(probs * (1.0 - targets), axis=axes),
         ops.sum(complement * targets, axis=axes),
         ops.sum(negatives, axis=axes),
     )
+    return replica_sums(ops, *statistics) if batch and sync else statistics
 
 
 def _score(ops: Ops, numerator: Tensor, denominator: Tensor, *, positive: bool = False) -> Tensor:
@@ -749,7 +765,8 @@ def _common_presets(extra: dict[str, dict]) -> dict[str, dict]:
     presets = {
         "default": {},
         "probabilities": {"from_logits": False},
-        "batch": {"batch": True},
+        # sync: the identity in one process (the distributed tests run it on two replicas)
+        "batch": {"batch": True, "sync": True},
         "no_background_weighted": {"include_background": False, "class_weights": [1.0, 2.0, 0.5]},
         "ignore_index": {"ignore_index": 255, "smooth_nr": 0.0, "smooth_dr": 1e-6},
         "multilabel_squared": {"multilabel": True, "squared": True, "smooth": 1.0},
@@ -820,6 +837,9 @@ _SPECS = [
     ),
 ]
 
+# (1 - T)^gamma: an infinite slope at a perfect prediction for gamma < 1
+_SAMPLES = {"tversky": focal_segmentation_samples(lambda params: params["gamma"])}
+
 for _formula, _extra, _presets in _SPECS:
     register(
         LossSpec(
@@ -829,6 +849,6 @@ for _formula, _extra, _presets in _SPECS:
             inputs=_SEGMENTATION_INPUTS,
             family="segmentation",
             presets=_common_presets(_presets),
-            samples=segmentation_samples,
+            samples=_SAMPLES.get(_formula.__name__, segmentation_samples),
         )
     )

@@ -44,7 +44,7 @@ from spec.ops import Ops, clip, safe_divide, safe_power, softplus
 from spec.params import Param, ParamSet
 from spec.reduction import Weighted
 from spec.registry import LossSpec, register
-from spec.samples import segmentation_samples
+from spec.samples import focal_segmentation_samples, segmentation_samples
 
 Tensor = Any
 
@@ -934,6 +934,13 @@ _REGION_SPECS: list[tuple[Any, tuple[Param, ...], dict[str, dict], tuple]] = [
     ),
 ]
 
+# (1 - T)^g with g < 1: an infinite slope at a perfect prediction
+_SAMPLES = {
+    "focal_tversky": focal_segmentation_samples(lambda params: params["gamma"]),
+    "asymmetric_focal_tversky": focal_segmentation_samples(lambda params: 1.0 - params["gamma"]),
+    "asymmetric_unified_focal": focal_segmentation_samples(lambda params: 1.0 - params["gamma"]),
+}
+
 for _formula, _params, _presets, _checks in _REGION_SPECS:
     register(
         LossSpec(
@@ -943,6 +950,6 @@ for _formula, _params, _presets, _checks in _REGION_SPECS:
             inputs=_SEGMENTATION_INPUTS,
             family="segmentation",
             presets=_presets,
-            samples=segmentation_samples,
+            samples=_SAMPLES.get(_formula.__name__, segmentation_samples),
         )
     )
