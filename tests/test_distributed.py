@@ -23,6 +23,7 @@ import pytest
 import torch
 
 import losses_torch
+import spec
 
 HERE = Path(__file__).resolve().parent / "distributed"
 sys.path.insert(0, str(HERE))
@@ -136,3 +137,16 @@ def test_a_plain_mean_follows_keras_own_per_replica_rule(mirrored_results):
     ours = _read(mirrored_results / "keras_rule-ours-mirrored.json")
     keras_builtin = _read(mirrored_results / "keras_rule-keras-mirrored.json")
     _assert_same_step(ours, keras_builtin, "CategoricalCrossentropyLoss vs keras SparseCategoricalCrossentropy")
+
+
+# masked_categorical_crossentropy takes its mask as a third input, which the two-replica problem
+# does not feed; its sync is the reduction's, the one categorical_crossentropy's cases cover.
+NOT_IN_THE_PROBLEM = {"masked_categorical_crossentropy"}
+
+
+def test_every_loss_with_sync_is_trained_on_two_replicas():
+    """A loss that gains ``sync`` joins ``tests/distributed/problem.py`` (both strategies)."""
+    with_sync = {s.name for s in spec.specs() if "sync" in s.params.names()}
+    trained = {losses_torch.loss_class(name).__name__: name for name in with_sync}
+    covered = {trained[class_name] for _, class_name, _ in problem.CASES if class_name in trained}
+    assert with_sync - covered == NOT_IN_THE_PROBLEM

@@ -315,6 +315,9 @@ def negative_log_likelihood(
         class_axis: class axis of ``y_pred``.
         class_weights: per-class weights :math:`w_c`, length ``C``.
         ignore_index: label whose positions contribute nothing.
+        sync: in a distributed run, ``"mean"`` divides the sum over every
+            replica's positions by their total count or weight, the global
+            batch's mean (``spec.distributed``); the identity in one process.
 
     Returns:
         Per-position losses ``(N, ...)`` before reduction.
@@ -413,6 +416,7 @@ register(
                 CLASS_AXIS,
                 Param("class_weights", "floats", None, "per-class weights, length C", optional=True, low=0.0),
                 Param("ignore_index", "int", None, "label whose positions are ignored", optional=True),
+                SYNC,
             ),
             checks=(check_class_weights,),
         ),
@@ -421,7 +425,7 @@ register(
         presets={
             "default": {},
             "class_weights": {"class_weights": [0.2, 1.0, 3.0, 0.7]},
-            "ignore_index": {"ignore_index": -100},
+            "ignore_index": {"ignore_index": -100, "sync": True},  # sync: the identity in one process
             "torch_full": {"class_weights": [0.5, 2.0, 1.0, 1.5], "ignore_index": 1},
         },
         samples=classification_samples,

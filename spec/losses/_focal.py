@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spec.distributed import SYNC
 from spec.inputs import Inputs
 from spec.losses._classification import CLASS_AXIS, CLASS_INPUTS, EPSILON, FROM_LOGITS
 from spec.losses._targets import along_axis, dense_targets, is_label_target
@@ -129,6 +130,9 @@ def focal(
         ignore_index: label whose positions contribute nothing.  With dense
             targets an ignored position is one whose row a one-hot encoding
             of ``ignore_index`` would give.
+        sync: in a distributed run, ``"mean"`` divides the sum over every
+            replica's positions by their total count or weight, the global
+            batch's mean (``spec.distributed``); the identity in one process.
         epsilon: probability clip when ``from_logits=False``.
 
     Returns:
@@ -387,6 +391,9 @@ def generalized_crossentropy(
         from_logits: ``y_pred`` holds logits.
         q: the exponent :math:`q \in (0, 1]`; the paper uses 0.7.
         ignore_index: label whose positions contribute nothing.
+        sync: in a distributed run, ``"mean"`` divides the sum over every
+            replica's positions by their total count or weight, the global
+            batch's mean (``spec.distributed``); the identity in one process.
 
     Returns:
         Per-position losses ``(N, ...)`` before reduction.
@@ -478,6 +485,9 @@ def poly1_crossentropy(
             polynomial coefficient (the paper's ``epsilon``; 1 by default).
         label_smoothing: :math:`\varepsilon \in [0, 1]`.
         ignore_index: label whose positions contribute nothing.
+        sync: in a distributed run, ``"mean"`` divides the sum over every
+            replica's positions by their total count or weight, the global
+            batch's mean (``spec.distributed``); the identity in one process.
         epsilon: probability clip when ``from_logits=False``.
 
     Returns:
@@ -550,6 +560,7 @@ register(
                 ),
                 LABEL_SMOOTHING,
                 IGNORE_INDEX,
+                SYNC,
                 EPSILON,
             ),
             checks=(_check_focal_alpha,),
@@ -565,7 +576,7 @@ register(
             "alpha_per_class": {"alpha": [0.2, 1.0, 3.0, 0.7]},
             "monai": {"mean_over": "positions_and_classes", "alpha": 0.75},
             "label_smoothing": {"label_smoothing": 0.1},
-            "ignore_index": {"ignore_index": -100},
+            "ignore_index": {"ignore_index": -100, "sync": True},
             "ignore_in_range": {"ignore_index": 1, "mean_over": "positions_and_classes", "label_smoothing": 0.2},
             "keras_probabilities": {
                 "from_logits": False,
@@ -654,6 +665,7 @@ register(
                     high=1.0,
                 ),
                 IGNORE_INDEX,
+                SYNC,
             )
         ),
         inputs=CLASSES,
@@ -663,7 +675,7 @@ register(
             "probabilities": {"from_logits": False, "q": 0.5},
             "mae": {"q": 1.0},
             "near_ce": {"q": 0.05},
-            "ignore_index": {"ignore_index": -100},
+            "ignore_index": {"ignore_index": -100, "sync": True},
             "ignore_in_range": {"ignore_index": 1, "from_logits": False},
         },
         samples=classification_samples,
@@ -681,6 +693,7 @@ register(
                 Param("poly_epsilon", "float", 1.0, "coefficient epsilon_1 of the (1 - p_t) term", low=-1.0),
                 LABEL_SMOOTHING,
                 IGNORE_INDEX,
+                SYNC,
                 EPSILON,
             )
         ),
@@ -691,7 +704,7 @@ register(
             "probabilities": {"from_logits": False, "poly_epsilon": 2.0},
             "negative": {"poly_epsilon": -1.0},
             "label_smoothing": {"label_smoothing": 0.1},
-            "ignore_index": {"ignore_index": -100},
+            "ignore_index": {"ignore_index": -100, "sync": True},
             "full": {"ignore_index": 1, "label_smoothing": 0.2, "poly_epsilon": 0.5},
             "keras_probabilities": {"from_logits": False, "label_smoothing": 0.05, "epsilon": 1e-4},
         },

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from spec.distributed import element_count, replica_sums
 from spec.losses._classification import CLASS_AXIS, FROM_LOGITS
 from spec.losses._overlap import (
     _ARGS_DOC,
@@ -219,6 +220,9 @@ def asymmetric_focal(
         epsilon: probability clip when ``from_logits=False``.
         ignore_index: label whose positions contribute nothing (and are not
             counted by ``"mean"``).
+        sync: in a distributed run, ``"mean"`` divides the sum over every
+            replica's positions by their total count or weight, the global
+            batch's mean (``spec.distributed``); the identity in one process.
 
     Returns:
         Per-position losses ``(N, *spatial)``.
@@ -264,6 +268,7 @@ def asymmetric_focal_tversky(
     epsilon: float,
     batch: bool,
     ignore_index: int | None,
+    sync: bool = False,
 ) -> Tensor:
     r"""Asymmetric focal Tversky loss: focal enhancement of the rare classes only.
 
@@ -287,6 +292,9 @@ def asymmetric_focal_tversky(
             ``from_logits=False``.
         batch: statistics summed over the batch: one value for the batch.
         ignore_index: label whose positions are removed from the statistics.
+        sync: with ``batch``, sum the statistics over the replicas of a
+            distributed run first (``spec.distributed``); the identity in one
+            process.
 
     Returns:
         One loss per sample ``(N,)``, or a scalar with ``batch=True``.
@@ -313,6 +321,7 @@ def asymmetric_focal_tversky(
         batch=batch,
         ignore_index=ignore_index,
         clip_epsilon=epsilon,
+        sync=sync,
     )
     loss = tversky_complement(
         ops, true_pos, false_pos, false_neg, alpha=1.0 - delta, beta=delta, smooth_nr=epsilon, smooth_dr=epsilon
@@ -337,6 +346,7 @@ def asymmetric_unified_focal(
     epsilon: float,
     batch: bool,
     ignore_index: int | None,
+    sync: bool = False,
 ) -> Tensor:
     r"""Asymmetric unified focal loss: a weighted sum of the asymmetric focal and asymmetric focal Tversky losses.
 
@@ -364,6 +374,9 @@ def asymmetric_unified_focal(
         batch: one value for the whole batch (statistics and focal mean
             pooled over it).
         ignore_index: label whose positions are excluded from both terms.
+        sync: with ``batch``, sum both terms' statistics over the replicas
+            of a distributed run first (``spec.distributed``); the identity in
+            one process.
 
     Returns:
         One loss per sample ``(N,)``, or a scalar with ``batch=True``.
@@ -398,11 +411,15 @@ def asymmetric_unified_focal(
         ignore_index=ignore_index,
     )
     axes = tuple(a for a in range(len(ops.shape(terms))) if batch or a != 0)
-    if valid is None:
+    total = ops.sum(terms, axis=axes)
+    if valid is None and not batch:
         shape = ops.shape(terms)
-        focal = ops.sum(terms, axis=axes) / float(math.prod([shape[a] for a in axes]))
+        focal = total / float(math.prod([shape[a] for a in axes]))
     else:
-        focal = safe_divide(ops, ops.sum(terms, axis=axes), ops.sum(valid, axis=axes))
+        count = element_count(ops, terms) if valid is None else ops.sum(valid, axis=axes)
+        if batch and sync:
+            total, count = replica_sums(ops, total, count)
+        focal = safe_divide(ops, total, count)
     focal_tversky_part = asymmetric_focal_tversky(
         ops,
         y_pred,
@@ -414,6 +431,7 @@ def asymmetric_unified_focal(
         epsilon=epsilon,
         batch=batch,
         ignore_index=ignore_index,
+        sync=sync,
     )
     return focal_weight * focal + (1.0 - focal_weight) * focal_tversky_part
 
@@ -465,6 +483,9 @@ def mcc(
         class_weights: weights :math:`w_c` of the class average
             :math:`\sum_c w_c \ell_c / \sum_c w_c`.
         ignore_index: label whose positions are removed from all entries.
+        sync: with ``batch``, sum the entries over the replicas of a
+            distributed run first (``spec.distributed``); the identity in one
+            process.
         class_reduction: ``"mean"`` -- the class average; ``"none"`` -- one
             loss per class :math:`w_c \ell_c` (``(N, C)``, ``(C,)`` with
             ``batch``; class 0 left out when ``include_background`` is
@@ -513,6 +534,7 @@ def sensitivity_specificity(
     smooth: float,
     include_background: bool,
     class_weights: list[float] | None,
+    sync: bool = False,
     **maps: Any,
 ) -> Tensor:
     r"""Sensitivity-specificity loss: squared errors on the target and on its complement, each normalised by its volume.
@@ -539,6 +561,9 @@ def sensitivity_specificity(
         class_weights: weights :math:`w_c` of the class average
             :math:`\sum_c w_c \ell_c / \sum_c w_c`.
         ignore_index: label whose positions are removed from all sums.
+        sync: with ``batch``, sum the four sums over the replicas of a
+            distributed run first (``spec.distributed``); the identity in one
+            process.
 
     Returns:
         One loss per sample ``(N,)``, or a scalar with ``batch=True``.
@@ -557,8 +582,11 @@ def sensitivity_specificity(
     error = (targets - probs) * (targets - probs)  # 0 at ignored positions, where both are zeroed
     positives = ops.sum(targets, axis=axes)
     negatives = position_count(ops, y_pred, mask, axes) - positives
-    sensitivity = safe_divide(ops, ops.sum(error * targets, axis=axes), positives + smooth)
-    specificity = safe_divide(ops, ops.sum(error * (1.0 - targets), axis=axes), negatives + smooth)
+    missed, false_alarms = ops.sum(error * targets, axis=axes), ops.sum(error * (1.0 - targets), axis=axes)
+    if maps["batch"] and sync:
+        positives, negatives, missed, false_alarms = replica_sums(ops, positives, negatives, missed, false_alarms)
+    sensitivity = safe_divide(ops, missed, positives + smooth)
+    specificity = safe_divide(ops, false_alarms, negatives + smooth)
     loss = sensitivity_weight * sensitivity + (1.0 - sensitivity_weight) * specificity
     return _class_average(ops, loss, include_background, class_weights)
 
@@ -739,7 +767,7 @@ _EPSILON = Param(
     high=0.5,
     high_open=True,
 )
-_BATCH, _IGNORE = _OVERLAP["batch"], _OVERLAP["ignore_index"]
+_BATCH, _IGNORE, _SYNC = _OVERLAP["batch"], _OVERLAP["ignore_index"], _OVERLAP["sync"]
 _REGION_PARAMS = (
     CLASS_AXIS,
     FROM_LOGITS,
@@ -797,12 +825,13 @@ _REGION_SPECS: list[tuple[Any, tuple[Param, ...], dict[str, dict], tuple]] = [
             Param("gamma", "float", 2.0, "focal exponent of the background term", low=0.0),
             _EPSILON,
             _IGNORE,
+            _SYNC,
         ),
         {
             "default": {},
             "probabilities": {"from_logits": False, "epsilon": 1e-4},
             "delta_gamma": {"delta": 0.4, "gamma": 0.5},
-            "ignore_index": {"ignore_index": 255, "gamma": 0.0},
+            "ignore_index": {"ignore_index": 255, "gamma": 0.0, "sync": True},
             "ignore_in_range": {"ignore_index": 1, "from_logits": False},
         },
         (),
@@ -817,11 +846,12 @@ _REGION_SPECS: list[tuple[Any, tuple[Param, ...], dict[str, dict], tuple]] = [
             _EPSILON,
             _BATCH,
             _IGNORE,
+            _SYNC,
         ),
         {
             "default": {},
             "probabilities": {"from_logits": False},
-            "batch": {"batch": True, "delta": 0.6},
+            "batch": {"batch": True, "delta": 0.6, "sync": True},
             "ignore_index": {"ignore_index": 255, "gamma": 0.0},
             "smoothed": {"epsilon": 1e-2, "gamma": 0.4},
         },
@@ -838,11 +868,12 @@ _REGION_SPECS: list[tuple[Any, tuple[Param, ...], dict[str, dict], tuple]] = [
             _EPSILON,
             _BATCH,
             _IGNORE,
+            _SYNC,
         ),
         {
             "default": {},
             "probabilities": {"from_logits": False, "epsilon": 1e-4},
-            "batch": {"batch": True},
+            "batch": {"batch": True, "sync": True},
             "ignore_index": {"ignore_index": 255},
             "weights": {"focal_weight": 0.2, "delta": 0.6, "gamma": 0.2},
         },
@@ -861,12 +892,13 @@ _REGION_SPECS: list[tuple[Any, tuple[Param, ...], dict[str, dict], tuple]] = [
             _OVERLAP["include_background"],
             _OVERLAP["class_weights"],
             _IGNORE,
+            _SYNC,
             CLASS_REDUCTION,
         ),
         {
             "default": {},
             "probabilities": {"from_logits": False},
-            "batch": {"batch": True},
+            "batch": {"batch": True, "sync": True},
             "per_class_weighted": {
                 "class_reduction": "none",
                 "include_background": False,
@@ -886,11 +918,12 @@ _REGION_SPECS: list[tuple[Any, tuple[Param, ...], dict[str, dict], tuple]] = [
             *_REGION_PARAMS,
             Param("sensitivity_weight", "float", 0.1, "weight r of the sensitivity error", low=0.0, high=1.0),
             Param("smooth", "float", 1.0, "added to both volumes", low=0.0),
+            _SYNC,
         ),
         {
             "default": {},
             "probabilities": {"from_logits": False},
-            "batch": {"batch": True},
+            "batch": {"batch": True, "sync": True},
             "no_background_weighted": {"include_background": False, "class_weights": [1.0, 2.0, 0.5]},
             "ignore_index": {"ignore_index": 255},
             "multilabel_unsmoothed": {"multilabel": True, "smooth": 0.0, "sensitivity_weight": 0.7},
