@@ -325,6 +325,15 @@ class TensorFlowOps(Ops):
         # ReplicaContext.all_reduce is differentiable: its gradient all-reduces the gradient
         return context.all_reduce(tf.distribute.ReduceOp.SUM, x)
 
+    def all_reduce_sums(self, xs):
+        if tf.distribute.in_cross_replica_context():
+            return tuple(xs)
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return tuple(xs)
+        # a nest of tensors goes out as one (packed) collective
+        return tuple(context.all_reduce(tf.distribute.ReduceOp.SUM, list(xs)))
+
     def ctc_loss(self, logits, labels, input_lengths, target_lengths, blank):
         # TensorFlow's CTC computes in float32 only
         if composite_forced() or logits.dtype != tf.float32:

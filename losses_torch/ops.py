@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -252,6 +253,17 @@ class TorchOps(Ops):
         from torch.distributed.nn.functional import all_reduce
 
         return all_reduce(x)
+
+    def all_reduce_sums(self, xs):
+        if len(xs) < 2 or not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return tuple(self.all_reduce_sum(x) for x in xs)
+        if torch.distributed.get_world_size() == 1:
+            return tuple(xs)
+        # one collective for all statistics (each gloo/NCCL call costs a round trip)
+        dtype = functools.reduce(torch.promote_types, (x.dtype for x in xs))
+        flat = torch.cat([x.reshape(-1).to(dtype) for x in xs])
+        summed = self.all_reduce_sum(flat).split([x.numel() for x in xs])
+        return tuple(s.reshape(x.shape).to(x.dtype) for s, x in zip(summed, xs, strict=True))
 
     def ctc_loss(self, logits, labels, input_lengths, target_lengths, blank):
         # torch.compile cannot capture F.ctc_loss (data-dependent shapes): the

@@ -44,7 +44,7 @@ SYNC = Param(
 
 def replica_sums(ops: Ops, *tensors: Tensor) -> tuple[Tensor, ...]:
     """Each tensor summed over the replicas (itself in one process)."""
-    return tuple(ops.all_reduce_sum(t) for t in tensors)
+    return ops.all_reduce_sums(tensors)
 
 
 def element_count(ops: Ops, elements: Tensor) -> Tensor:

@@ -294,6 +294,12 @@ class Ops:
         of the incoming gradients.  Only ``sync=True`` losses call it."""
         return x
 
+    def all_reduce_sums(self, xs: Sequence[Tensor]) -> tuple[Tensor, ...]:
+        """Each of ``xs`` summed over the replicas, as :meth:`all_reduce_sum`;
+        a backend sends them in one collective (one round trip per step, not
+        one per statistic)."""
+        return tuple(self.all_reduce_sum(x) for x in xs)
+
     # -- fused ops: composite default, native override allowed -----------------
     def sparse_softmax_cross_entropy(
         self,
