@@ -50,12 +50,14 @@ def gradcheck(
     y_true: np.ndarray,
     sample_weight: np.ndarray | None,
     extras: dict[str, np.ndarray] | None = None,
+    fast_mode: bool = False,
 ) -> bool:
-    """``torch.autograd.gradcheck`` in float64 (raises on mismatch)."""
+    """``torch.autograd.gradcheck`` in float64 (raises on mismatch);
+    ``fast_mode`` checks random projections of the Jacobian only."""
     module = loss_class(spec)(reduction=reduction, **params)
     x, t, w, e = _inputs(y_pred, y_true, sample_weight, "float64", extras)
     return torch.autograd.gradcheck(
-        lambda inp: module(inp, t, sample_weight=w, **e), (x,), eps=1e-6, atol=1e-7, rtol=1e-5
+        lambda inp: module(inp, t, sample_weight=w, **e), (x,), eps=1e-6, atol=1e-7, rtol=1e-5, fast_mode=fast_mode
     )
 
 

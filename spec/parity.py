@@ -176,33 +176,70 @@ def reference(case: Case, y_pred: np.ndarray | None = None, *, check_values: boo
     return np.asarray(value, dtype=np.float64)
 
 
+def _steps(case: Case, x: np.ndarray) -> np.ndarray:
+    """Per-element finite-difference steps: ``1e-4 * max(|x|, 1)``; for
+    probabilities ``1e-3`` of the distance to 0 or 1, so every probe is a
+    probability and ``log p`` stays well resolved near 0."""
+    if case.params.get("from_logits") is False:
+        return 1e-3 * np.minimum(x, 1.0 - x)
+    return 1e-4 * np.maximum(np.abs(x), 1.0)
+
+
+def _central_difference(total_at: Callable[[float], float]) -> float:
+    """Fourth-order central difference at 0 with unit step (truncation O(h^4))."""
+    return (8.0 * (total_at(1.0) - total_at(-1.0)) - (total_at(2.0) - total_at(-2.0))) / 12.0
+
+
 def finite_difference_gradient(case: Case) -> np.ndarray:
     """Fourth-order central differences of ``sum(reference value)`` with
-    respect to ``y_pred`` (truncation error O(h^4)).
-
-    The step is ``1e-4 * max(|x|, 1)``; for probabilities it is ``1e-3`` of
-    the distance to 0 or 1, so every probe is a probability and ``log p``
-    stays well resolved near 0.
-    """
-    x = np.array(
-        case.y_pred, dtype=np.float64, order="C"
-    )  # a writable contiguous copy: probes write through reshape(-1)
-    grad = np.zeros_like(x)
-    flat, out = x.reshape(-1), grad.reshape(-1)
-    probabilities = case.params.get("from_logits") is False
-
-    def total_at(i: int, value: float) -> float:
-        flat[i] = value
-        return float(reference(case, x, check_values=False).sum())
-
+    respect to each element of ``y_pred`` (steps from :func:`_steps`)."""
+    x = np.array(case.y_pred, dtype=np.float64, order="C")  # writable: probes write through reshape(-1)
+    flat, steps = x.reshape(-1), _steps(case, x).reshape(-1)
+    grad = np.zeros(flat.size)
     for i in range(flat.size):
-        saved = flat[i]
-        h = 1e-3 * min(saved, 1.0 - saved) if probabilities else 1e-4 * max(abs(saved), 1.0)
-        near = total_at(i, saved + h) - total_at(i, saved - h)
-        far = total_at(i, saved + 2 * h) - total_at(i, saved - 2 * h)
+        saved, h = flat[i], steps[i]
+
+        def total_at(t: float, i: int = i, saved: float = saved, h: float = h) -> float:
+            flat[i] = saved + t * h
+            return float(reference(case, x, check_values=False).sum())
+
+        grad[i] = _central_difference(total_at) / h
         flat[i] = saved
-        out[i] = (8.0 * near - far) / (12.0 * h)
-    return grad
+    return grad.reshape(x.shape)
+
+
+def finite_difference_directions(case: Case, count: int) -> list[tuple[np.ndarray, float]]:
+    """``count`` random directional derivatives of ``sum(reference value)``:
+    pairs ``(u, d)`` with ``d ~ grad . u``, where ``u`` is a random +-1 sign
+    per element times that element's step.
+
+    Four evaluations per direction instead of four per element.  With
+    Rademacher signs a gradient error ``e`` in any one element moves
+    ``grad . u`` by exactly ``|e| h``, as the per-element check would see
+    it; errors in several elements cancel only on a set of sign patterns
+    that ``count`` independent draws all miss with probability ``2^-count``
+    or less.
+    """
+    x = np.array(case.y_pred, dtype=np.float64)
+    steps = _steps(case, x)
+    seed = np.frombuffer(case.label.encode(), dtype=np.uint8)
+    rng = np.random.default_rng(seed)
+    probes = []
+    for _ in range(count):
+        u = rng.choice((-1.0, 1.0), size=x.shape) * steps
+
+        def total_at(t: float, u: np.ndarray = u) -> float:
+            return float(reference(case, x + t * u, check_values=False).sum())
+
+        probes.append((u, _central_difference(total_at)))
+    return probes
+
+
+def _directional_error(grad: np.ndarray, probes: list[tuple[np.ndarray, float]]) -> float:
+    """Largest ``|grad . u - d|`` over the probes, relative to the gradient's
+    norm (floor ``FD_FLOOR``) times the largest step."""
+    scale = max(float(np.linalg.norm(grad)), FD_FLOOR)
+    return max(float(abs(np.sum(grad * u) - d) / (scale * np.max(np.abs(u)))) for u, d in probes)
 
 
 def _value_error(value: np.ndarray, ref: np.ndarray, dtype: str) -> float:
@@ -222,8 +259,20 @@ def load_frameworks(names: Iterable[str] = FRAMEWORKS) -> dict[str, Any]:
     return {name: importlib.import_module(FRAMEWORKS[name]) for name in sorted(names, key=lambda n: n != "torch")}
 
 
-def run_case(case: Case, frameworks: Mapping[str, Any], row: Row, *, finite_differences: bool = True) -> None:
-    """Evaluate one case everywhere and record its errors in ``row``."""
+def run_case(
+    case: Case,
+    frameworks: Mapping[str, Any],
+    row: Row,
+    *,
+    finite_differences: bool = True,
+    fd_directions: int | None = None,
+) -> None:
+    """Evaluate one case everywhere and record its errors in ``row``.
+
+    ``fd_directions``: ``None`` differentiates by every element of
+    ``y_pred``; a count probes that many random directions instead (and
+    gradcheck runs in its fast, random-projection mode).
+    """
     ref = reference(case)
     results: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     differentiating = [name for name in frameworks if name in GRADIENT_FRAMEWORKS]
@@ -255,13 +304,25 @@ def run_case(case: Case, frameworks: Mapping[str, Any], row: Row, *, finite_diff
                 case,
             )
     if finite_differences and case.sample.smooth:
-        fd = finite_difference_gradient(case)
-        for name in differentiating:
-            row.record(f"fd {name} float64", _grad_error(results[name, "float64"][1], fd, FD_FLOOR), case)
+        if fd_directions is None:
+            fd = finite_difference_gradient(case)
+            for name in differentiating:
+                row.record(f"fd {name} float64", _grad_error(results[name, "float64"][1], fd, FD_FLOOR), case)
+        else:
+            probes = finite_difference_directions(case, fd_directions)
+            for name in differentiating:
+                row.record(f"fd {name} float64", _directional_error(results[name, "float64"][1], probes), case)
         if "torch" in frameworks:
             try:
                 frameworks["torch"].gradcheck(
-                    case.spec, case.params, case.reduction, case.y_pred, case.y_true, case.sample_weight, case.extras
+                    case.spec,
+                    case.params,
+                    case.reduction,
+                    case.y_pred,
+                    case.y_true,
+                    case.sample_weight,
+                    case.extras,
+                    fast_mode=fd_directions is not None,
                 )
             except Exception as error:  # gradcheck raises GradcheckError with the Jacobians
                 row.failures.append(f"gradcheck failed at {case.label}: {str(error).splitlines()[0]}")
@@ -275,6 +336,7 @@ def check(
     frameworks: Mapping[str, Any] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     finite_differences: bool | str = True,
+    fd_directions: int | None = None,
 ) -> list[Row]:
     """Run the matrix for one spec; one :class:`Row` per preset.
 
@@ -282,6 +344,7 @@ def check(
     ``"per_sample"`` -- each smooth sample once per preset and layout, at its
     first target form and reduction (the test suite's setting; the values
     and the PyTorch-TensorFlow gradients still cover every case).
+    ``fd_directions``: see :func:`run_case`.
     """
     frameworks = load_frameworks() if frameworks is None else frameworks
     all_cases = cases(spec, presets)
@@ -298,7 +361,7 @@ def check(
             if probe:
                 probed.add(key)
         try:
-            run_case(case, frameworks, row, finite_differences=probe)
+            run_case(case, frameworks, row, finite_differences=probe, fd_directions=fd_directions)
         except Exception as error:
             row.failures.append(f"{type(error).__name__} at {case.label}: {error}")
     return list(rows.values())

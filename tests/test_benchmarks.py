@@ -19,6 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` liv
 from benchmarks import cli, harness, inputs
 from benchmarks.peers import PeerConfig
 
+# one worker runs the whole module: the registry-wide run is a module fixture
+pytestmark = pytest.mark.xdist_group("benchmarks")
+
 
 def check(specs):
     options = harness.Options(inputs.CHECK_SIZES, modes=cli.CHECK_MODES, check=True)

@@ -30,6 +30,9 @@ sys.path.insert(0, str(HERE))
 
 import problem  # noqa: E402
 
+# one worker runs the whole module: the multi-process runs are module fixtures
+pytestmark = pytest.mark.xdist_group("distributed")
+
 RTOL = 1e-6
 CASES = [case for case, _, _ in problem.CASES]
 

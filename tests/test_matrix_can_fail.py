@@ -51,6 +51,21 @@ def test_wrong_gradient_fails(broken_loss, frameworks):
     assert any(f.startswith("fd tensorflow float64") for f in failures)
 
 
+@pytest.mark.parametrize("fd_directions", [None, 2], ids=["every_element", "two_directions"])
+def test_a_gradient_wrong_in_both_frameworks_fails_finite_differences(broken_loss, frameworks, fd_directions):
+    def half_detached(ops, y_pred, y_true):
+        """Squared error whose gradient is half the true one, in both frameworks alike."""
+        error = y_pred - y_true
+        return error * error + ops.stop_gradient(error * error) - error * ops.stop_gradient(error)
+
+    loss = broken_loss("test_half_detached", half_detached)
+    [row] = parity.check(loss, frameworks=frameworks, finite_differences="per_sample", fd_directions=fd_directions)
+    assert not any(f.startswith("grad torch-tf") for f in row.failures), "the frameworks agree with each other"
+    assert any(f.startswith("fd torch float64") for f in row.failures)
+    assert any(f.startswith("fd tensorflow float64") for f in row.failures)
+    assert any(f.startswith("gradcheck failed") for f in row.failures)
+
+
 def test_nan_gradient_fails(broken_loss, frameworks):
     def root(ops, y_pred, y_true):
         """sqrt(|error|): infinite gradient at a perfect prediction."""

@@ -4,9 +4,10 @@ Each test runs every layout, target form, sample (edge cases included) and,
 for the default preset, every reduction, in float64 and float32, comparing
 NumPy float64 <-> PyTorch <-> TensorFlow values, PyTorch <-> TensorFlow
 gradients, and the absence of NaN/inf on every case; both frameworks' float64
-gradients against finite differences of the NumPy reference and
-``torch.autograd.gradcheck`` run on every smooth sample once per preset and
-layout (``lossbridge parity`` probes every smooth case).
+gradients against finite differences of the NumPy reference (in two random
+directions) and ``torch.autograd.gradcheck`` (fast mode) run on every smooth
+sample once per preset and layout (``lossbridge parity`` differentiates
+by every element of every smooth case).
 Registering a loss adds its rows here; ``test_registry.py`` makes sure its
 presets move every parameter.
 """
@@ -22,7 +23,9 @@ CELLS = [(s.name, preset) for s in spec.specs() for preset in s.presets]
 @pytest.mark.parametrize(("name", "preset"), CELLS, ids=[f"{n}-{p}" for n, p in CELLS])
 def test_parity(name, preset, frameworks):
     loss = spec.get(name)
-    [row] = parity.check(loss, {preset: loss.presets[preset]}, frameworks=frameworks, finite_differences="per_sample")
+    [row] = parity.check(
+        loss, {preset: loss.presets[preset]}, frameworks=frameworks, finite_differences="per_sample", fd_directions=2
+    )
     assert row.cases > 0
     expected = {"value torch float64", "value tensorflow float64", "grad torch-tf float64", "grad torch-tf float32"}
     assert expected <= set(row.errors), f"missing comparisons: {expected - set(row.errors)}"
@@ -64,7 +67,9 @@ def test_cross_entropy_kernel_at_every_size_matches_the_matrix(preset, framework
 
     monkeypatch.setattr(torch_ops, "FUSED_MIN_SIZE", 0)
     loss = spec.get("categorical_crossentropy")
-    [row] = parity.check(loss, {preset: loss.presets[preset]}, frameworks=frameworks, finite_differences="per_sample")
+    [row] = parity.check(
+        loss, {preset: loss.presets[preset]}, frameworks=frameworks, finite_differences="per_sample", fd_directions=2
+    )
     assert row.passed, "\n".join(row.failures[:20])
 
 
