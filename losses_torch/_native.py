@@ -11,7 +11,11 @@ stores a one-hot tensor.
 The source is compiled with the system C compiler (``$CC``, else ``cc`` or
 ``gcc``) into a cache directory (``$LOSSBRIDGE_CACHE_DIR``, else
 ``~/.cache/lossbridge``), once per source, compiler and CPU, and loaded with
-:mod:`ctypes`.  Without a compiler, or with ``LOSSBRIDGE_NATIVE=0``, the
+:mod:`ctypes`.  Where PyTorch runs on GNU OpenMP (its Linux builds), the
+kernels are built with ``-fopenmp`` and linked against the very ``libgomp``
+file PyTorch loaded, so their parallel blocks run on PyTorch's own worker
+threads and follow ``torch.set_num_threads``; elsewhere they run on one
+thread.  Without a compiler, or with ``LOSSBRIDGE_NATIVE=0``, the
 statistics take the PyTorch-op path (one warning says why).  The kernels
 handle CPU float32/float64 probabilities whose positions are contiguous for
 each sample and class (channels-first memory); other layouts take the
@@ -64,20 +68,37 @@ def _cache_dir() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "lossbridge"
 
 
-def _compile(compiler: str, target: Path) -> None:
+def _torch_openmp() -> Path | None:
+    """The GNU OpenMP runtime this process has loaded (PyTorch's), if any.
+
+    Linking the kernels against that file, not the compiler's own
+    ``libgomp``, makes the dynamic loader reuse the loaded runtime: one
+    thread pool, not a second one competing with PyTorch's for the cores."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "/libgomp" in line}
+    except OSError:
+        return None
+    found = sorted(Path(path) for path in paths if Path(path).name.startswith("libgomp") and ".so" in path)
+    return found[0] if found and found[0].exists() else None
+
+
+def _compile(compiler: str, target: Path, openmp: Path | None) -> None:
     """Both precisions of the kernel into one shared library at ``target``
     (written beside it, then renamed: concurrent first uses are safe)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    threads = ("-fopenmp",) if openmp else ()
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         objects = []
         for scalar, suffix in (("float", "f32"), ("double", "f64")):
             obj = Path(work) / f"overlap_statistics_{suffix}.o"
             defines = (f"-DSCALAR={scalar}", f"-DSUFFIX={suffix}")
-            command = [compiler, *FLAGS, *defines, "-c", str(SOURCE), "-o", str(obj)]
+            command = [compiler, *FLAGS, *threads, *defines, "-c", str(SOURCE), "-o", str(obj)]
             subprocess.run(command, check=True, capture_output=True)
             objects.append(str(obj))
         built = Path(work) / target.name
-        subprocess.run([compiler, "-shared", *objects, "-o", str(built)], check=True, capture_output=True)
+        runtime = (str(openmp), f"-Wl,-rpath,{openmp.parent}") if openmp else ()
+        subprocess.run([compiler, "-shared", *objects, *runtime, "-o", str(built)], check=True, capture_output=True)
         os.replace(built, target)
 
 
@@ -94,10 +115,12 @@ def _library() -> ctypes.CDLL | None:
         return None
     try:
         version = subprocess.run([compiler, "--version"], check=True, capture_output=True, text=True).stdout
-        key = hashlib.sha256("\0".join([SOURCE.read_text(), *FLAGS, version, _cpu_signature()]).encode()).hexdigest()
+        openmp = _torch_openmp()
+        identity = [SOURCE.read_text(), *FLAGS, str(openmp), version, _cpu_signature()]
+        key = hashlib.sha256("\0".join(identity).encode()).hexdigest()
         target = _cache_dir() / f"overlap_statistics-{key[:20]}.so"
         if not target.exists():
-            _compile(compiler, target)
+            _compile(compiler, target, openmp)
         library = ctypes.CDLL(str(target))
     except (OSError, subprocess.CalledProcessError) as error:
         detail = getattr(error, "stderr", b"") or b""
@@ -117,7 +140,7 @@ def _library() -> ctypes.CDLL | None:
         backward = getattr(library, f"label_statistics_backward_{suffix}")
         backward.argtypes, backward.restype = [flag, *layout, pointer, pointer, pointer], None
         forward = getattr(library, f"dense_statistics_{suffix}")
-        forward.argtypes, forward.restype = [pointer, pointer, *layout[3:], pointer], None
+        forward.argtypes, forward.restype = [pointer, pointer, *layout[3:], pointer], ctypes.c_int64
         backward = getattr(library, f"dense_statistics_backward_{suffix}")
         backward.argtypes, backward.restype = [flag, pointer, pointer, *layout[3:], pointer, pointer, pointer], None
     return library
@@ -189,6 +212,8 @@ def overlap_statistics(moved: Tensor, targets: Tensor, valid: Tensor | None, squ
     samples, classes = moved.shape[:2]
     out = torch.empty(3, samples, classes, dtype=torch.float64)
     outside = _kernel("statistics", moved, targets)(*_arguments(moved, targets, valid, squared), out.data_ptr())
+    if outside < 0:
+        raise MemoryError(f"overlap_statistics: no memory for the block sums of {tuple(moved.shape)} probabilities")
     if outside:
         # what F.one_hot and gather raise; the registry names the label in the spec's words
         raise RuntimeError(f"overlap_statistics: {outside} label(s) outside [0, {classes}) at counted positions")

@@ -1,6 +1,8 @@
 """Each side feels native: torch modules and functions, Keras losses in
 ``model.fit`` (graph mode), defaults per framework layout, user-defined losses."""
 
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -350,6 +352,55 @@ def test_native_overlap_statistics_equal_torch_ops(dtype, shape, options, monkey
     for ours, theirs in zip(native, reference, strict=True):
         assert ours.dtype == dtype and ours.shape == theirs.shape
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), **tolerance)
+
+
+@pytest.mark.parametrize("kind", ["labels", "dense", "labels-softmax", "dense-softmax"])
+def test_native_overlap_statistics_do_not_depend_on_the_thread_count(kind):
+    """Blocks run on PyTorch's OpenMP threads above a size threshold; each
+    block's sums are added in block order afterwards, so one thread and two
+    give the same bits, forward and backward."""
+    from losses_torch import _native
+
+    rng = np.random.default_rng(5)
+    shape = (2, 3, 90, 400)  # 9 blocks of positions per sample, above the parallel threshold
+    probs = torch.tensor(rng.dirichlet(np.ones(3), size=(2, 90, 400)), dtype=torch.float32).movedim(-1, 1)
+    probs = probs.contiguous()
+    if kind.startswith("dense"):
+        targets = torch.tensor(rng.uniform(size=shape), dtype=torch.float32)
+    else:
+        targets = torch.tensor(rng.integers(0, 3, (2, 90, 400)))
+    moved, flat, valid = _native.prepare(probs, targets, 1, None)
+    grads = [torch.tensor(rng.normal(size=(2, 3)), dtype=torch.float32) for _ in range(2)]
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            statistics = _native.overlap_statistics(moved, flat, valid, False)
+            grad = _native.overlap_statistics_backward(
+                moved, flat, valid, False, *grads, 1, softmax=kind.endswith("softmax")
+            )
+            results.append([*statistics, grad])
+    finally:
+        torch.set_num_threads(threads)
+    for one, two in zip(*results, strict=True):
+        assert torch.equal(one, two)
+    dense = targets if kind.startswith("dense") else torch.nn.functional.one_hot(targets, 3).movedim(-1, 1)
+    expected = (probs.double() * dense).sum((2, 3))
+    np.testing.assert_allclose(results[0][0].double().numpy(), expected.numpy(), rtol=1e-5)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PyTorch runs on GNU OpenMP in its Linux builds")
+def test_native_kernels_share_torchs_openmp_runtime():
+    """The kernels link the libgomp PyTorch loaded: one OpenMP runtime (one
+    thread pool) in the process, not a second one competing for the cores."""
+    from losses_torch import _native
+
+    assert _native.available()
+    with open("/proc/self/maps") as maps:
+        runtimes = {line.split()[-1] for line in maps if "/libgomp" in line}
+    assert len(runtimes) == 1, runtimes
+    assert _native._torch_openmp() is not None
 
 
 def test_native_overlap_statistics_read_channels_first_memory_only():

@@ -19,15 +19,22 @@
  *
  * Compiled twice, with SCALAR float and double (SUFFIX f32 / f64).  Sums run
  * in SCALAR within a block of positions (vector lanes) and in double across
- * blocks.  One thread: on 2 cores a second one only competed with PyTorch's
- * own (busy-waiting) worker threads and made a training step slower.
+ * blocks.  Blocks run in parallel on OpenMP threads when built with -fopenmp
+ * against the OpenMP runtime PyTorch has loaded, so they are PyTorch's own
+ * worker threads (a second runtime's threads would compete with PyTorch's
+ * busy-waiting ones for the same cores).  Each block's sums go to a slot of
+ * their own and the slots are added in block order afterwards: the result
+ * does not depend on the number of threads.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #define JOIN(a, b) a##_##b
 #define NAME(a, b) JOIN(a, b)
 #define BLOCK 4096
+/* Below this many probabilities a fork-join costs more than it saves. */
+#define PARALLEL_MINIMUM 65536
 
 typedef struct {
     int softmax; /* backward: the gradient w.r.t. the logits of p = softmax(x) */
@@ -90,7 +97,8 @@ static void NAME(softmax_backward_block, SUFFIX)(const job_t *job, int64_t n, in
     }
 }
 
-static int64_t NAME(forward_block, SUFFIX)(const job_t *job, int64_t block) {
+/* slot: the block's (3, C) sums, I then P then G. */
+static int64_t NAME(forward_block, SUFFIX)(const job_t *job, int64_t block, double *restrict slot) {
     const int64_t n = block / job->blocks_per_sample;
     const int64_t start = (block % job->blocks_per_sample) * BLOCK;
     const int64_t length = job->positions - start < BLOCK ? job->positions - start : BLOCK;
@@ -127,10 +135,9 @@ static int64_t NAME(forward_block, SUFFIX)(const job_t *job, int64_t block) {
                 count += hit;
             }
         }
-        double *out = job->out + n * job->classes + c;
-        out[0] += inter;
-        out[job->samples * job->classes] += volume;
-        out[2 * job->samples * job->classes] += count;
+        slot[c] = inter;
+        slot[job->classes + c] = volume;
+        slot[2 * job->classes + c] = count;
     }
     return outside;
 }
@@ -175,7 +182,7 @@ static void NAME(backward_block, SUFFIX)(const job_t *job, int64_t block) {
  * labels were compared. */
 #define DENSE_GRADIENT(s) ((squared ? twice * p[s] : per_class) + at_label * g[s])
 
-static void NAME(dense_forward_block, SUFFIX)(const job_t *job, int64_t block) {
+static void NAME(dense_forward_block, SUFFIX)(const job_t *job, int64_t block, double *restrict slot) {
     const int64_t n = block / job->blocks_per_sample;
     const int64_t start = (block % job->blocks_per_sample) * BLOCK;
     const int64_t length = job->positions - start < BLOCK ? job->positions - start : BLOCK;
@@ -199,10 +206,9 @@ static void NAME(dense_forward_block, SUFFIX)(const job_t *job, int64_t block) {
                 count += g[s];
             }
         }
-        double *out = job->out + n * job->classes + c;
-        out[0] += inter;
-        out[job->samples * job->classes] += volume;
-        out[2 * job->samples * job->classes] += count;
+        slot[c] = inter;
+        slot[job->classes + c] = volume;
+        slot[2 * job->classes + c] = count;
     }
 }
 
@@ -241,18 +247,47 @@ static void NAME(dense_backward_block, SUFFIX)(const job_t *job, int64_t block) 
     }
 }
 
+/* Returns the number of counted positions whose label is outside [0, C), or
+ * -1 when the forward's block slots could not be allocated. */
 static int64_t NAME(run, SUFFIX)(const job_t *job, int backward) {
-    int64_t outside = 0;
-    for (int64_t block = 0; block < job->blocks; ++block) {
-        if (job->labels == NULL && backward)
-            NAME(dense_backward_block, SUFFIX)(job, block);
-        else if (job->labels == NULL)
-            NAME(dense_forward_block, SUFFIX)(job, block);
-        else if (backward)
-            NAME(backward_block, SUFFIX)(job, block);
-        else
-            outside += NAME(forward_block, SUFFIX)(job, block);
+    const int parallel = job->blocks > 1 && job->samples * job->classes * job->positions >= PARALLEL_MINIMUM;
+    const int64_t width = 3 * job->classes;
+    (void)parallel; /* unused without -fopenmp */
+    if (backward) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (parallel)
+#endif
+        for (int64_t block = 0; block < job->blocks; ++block) {
+            if (job->labels == NULL)
+                NAME(dense_backward_block, SUFFIX)(job, block);
+            else
+                NAME(backward_block, SUFFIX)(job, block);
+        }
+        return 0;
     }
+    double *slots = malloc((size_t)(job->blocks * width) * sizeof(double));
+    if (slots == NULL && job->blocks > 0) return -1;
+    int64_t outside = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) reduction(+ : outside) if (parallel)
+#endif
+    for (int64_t block = 0; block < job->blocks; ++block) {
+        if (job->labels == NULL)
+            NAME(dense_forward_block, SUFFIX)(job, block, slots + block * width);
+        else
+            outside += NAME(forward_block, SUFFIX)(job, block, slots + block * width);
+    }
+    const int64_t plane = job->samples * job->classes;
+    for (int64_t block = 0; block < job->blocks; ++block) {
+        const double *slot = slots + block * width;
+        double *out = job->out + (block / job->blocks_per_sample) * job->classes;
+        for (int64_t c = 0; c < job->classes; ++c) {
+            out[c] += slot[c];
+            out[plane + c] += slot[job->classes + c];
+            out[2 * plane + c] += slot[2 * job->classes + c];
+        }
+    }
+    free(slots);
     return outside;
 }
 
@@ -273,7 +308,8 @@ static void NAME(describe, SUFFIX)(job_t *job, const SCALAR *probs, const int64_
 }
 
 /* out: (3, N, C) doubles, I then P then G.  Returns the number of counted
- * positions whose label is outside [0, C) (they add to no class). */
+ * positions whose label is outside [0, C) (they add to no class), or -1 when
+ * out of memory. */
 int64_t NAME(label_statistics, SUFFIX)(const SCALAR *probs, const int64_t *labels, const SCALAR *mask, int64_t samples,
                                     int64_t classes, int64_t positions, int64_t sample_stride, int64_t class_stride,
                                     int squared, double *out) {
@@ -301,17 +337,17 @@ void NAME(label_statistics_backward, SUFFIX)(int softmax, const SCALAR *probs, c
     NAME(run, SUFFIX)(&job, 1);
 }
 
-/* Dense targets (N, C, S) in the probabilities' strides; out as above. */
-void NAME(dense_statistics, SUFFIX)(const SCALAR *probs, const SCALAR *targets, int64_t samples, int64_t classes,
-                                    int64_t positions, int64_t sample_stride, int64_t class_stride, int squared,
-                                    double *out) {
+/* Dense targets (N, C, S) in the probabilities' strides; out and the return as above. */
+int64_t NAME(dense_statistics, SUFFIX)(const SCALAR *probs, const SCALAR *targets, int64_t samples, int64_t classes,
+                                       int64_t positions, int64_t sample_stride, int64_t class_stride, int squared,
+                                       double *out) {
     job_t job = {0};
     NAME(describe, SUFFIX)(&job, probs, NULL, NULL, samples, classes, positions, sample_stride, class_stride,
                            squared);
     job.targets = targets;
     job.out = out;
     for (int64_t k = 0; k < 3 * samples * classes; ++k) out[k] = 0;
-    NAME(run, SUFFIX)(&job, 0);
+    return NAME(run, SUFFIX)(&job, 0);
 }
 
 /* grad: w.r.t. the probabilities, or w.r.t. the logits when softmax is nonzero. */
