@@ -288,10 +288,11 @@ class SoftmaxStatistics(torch.autograd.Function):
         squared: bool,
         composite: Callable[[Tensor], tuple],
     ) -> tuple[Tensor, Tensor, Tensor]:
-        # over the contiguous channels-first view: the kernels read p in that layout
-        probs = torch.softmax(logits.movedim(axis, 1), 1).movedim(1, axis)
-        moved, flat_targets, flat_valid = _native.prepare(probs, targets, axis, valid)
-        statistics = _native.overlap_statistics(moved, flat_targets, flat_valid, squared)
+        # the kernel writes the softmax itself, channels-first like the logits (applies() checked them)
+        moved_logits, flat_targets, flat_valid = _native.prepare(logits, targets, axis, valid)
+        moved = torch.empty_like(moved_logits)
+        statistics = _native.overlap_statistics(moved, flat_targets, flat_valid, squared, logits=moved_logits)
+        probs = moved.movedim(1, axis)
         ctx.mark_non_differentiable(statistics[2])
         ctx.save_for_backward(logits, probs, flat_targets, flat_valid)
         ctx.axis, ctx.squared, ctx.composite = axis, squared, composite

@@ -90,9 +90,9 @@ def _compile(compiler: str, target: Path, openmp: Path | None) -> None:
     threads = ("-fopenmp",) if openmp else ()
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         objects = []
-        for scalar, suffix in (("float", "f32"), ("double", "f64")):
+        for scalar, suffix, bits in (("float", "f32", 32), ("double", "f64", 64)):
             obj = Path(work) / f"overlap_statistics_{suffix}.o"
-            defines = (f"-DSCALAR={scalar}", f"-DSUFFIX={suffix}")
+            defines = (f"-DSCALAR={scalar}", f"-DSUFFIX={suffix}", f"-DBITS={bits}")
             command = [compiler, *FLAGS, *threads, *defines, "-c", str(SOURCE), "-o", str(obj)]
             subprocess.run(command, check=True, capture_output=True)
             objects.append(str(obj))
@@ -136,11 +136,11 @@ def _library() -> ctypes.CDLL | None:
     layout = [pointer, pointer, pointer, size, size, size, size, size, flag]
     for suffix in _SUFFIX.values():
         forward = getattr(library, f"label_statistics_{suffix}")
-        forward.argtypes, forward.restype = [*layout, pointer], ctypes.c_int64
+        forward.argtypes, forward.restype = [pointer, *layout, pointer], ctypes.c_int64
         backward = getattr(library, f"label_statistics_backward_{suffix}")
         backward.argtypes, backward.restype = [flag, *layout, pointer, pointer, pointer], None
         forward = getattr(library, f"dense_statistics_{suffix}")
-        forward.argtypes, forward.restype = [pointer, pointer, *layout[3:], pointer], ctypes.c_int64
+        forward.argtypes, forward.restype = [pointer, pointer, pointer, *layout[3:], pointer], ctypes.c_int64
         backward = getattr(library, f"dense_statistics_backward_{suffix}")
         backward.argtypes, backward.restype = [flag, pointer, pointer, *layout[3:], pointer, pointer, pointer], None
     return library
@@ -204,14 +204,20 @@ def prepare(probs: Tensor, targets: Tensor, axis: int, valid: Tensor | None) -> 
     return moved, labels, valid
 
 
-def overlap_statistics(moved: Tensor, targets: Tensor, valid: Tensor | None, squared: bool) -> tuple[Tensor, ...]:
+def overlap_statistics(
+    moved: Tensor, targets: Tensor, valid: Tensor | None, squared: bool, *, logits: Tensor | None = None
+) -> tuple[Tensor, ...]:
     """``(I, P, G)``, each ``(N, C)`` in ``moved``'s dtype, from :func:`prepare`'s inputs.
 
+    With ``logits`` (channels-first and contiguous like ``moved``), the
+    kernel first writes their softmax over the classes into ``moved``.
     Raises ``RuntimeError`` when a label at a counted position (``valid``
     nonzero) lies outside ``[0, C)``, as PyTorch's index ops do."""
     samples, classes = moved.shape[:2]
     out = torch.empty(3, samples, classes, dtype=torch.float64)
-    outside = _kernel("statistics", moved, targets)(*_arguments(moved, targets, valid, squared), out.data_ptr())
+    source = None if logits is None else logits.data_ptr()
+    arguments = _arguments(moved, targets, valid, squared)
+    outside = _kernel("statistics", moved, targets)(source, *arguments, out.data_ptr())
     if outside < 0:
         raise MemoryError(f"overlap_statistics: no memory for the block sums of {tuple(moved.shape)} probabilities")
     if outside:

@@ -1,6 +1,7 @@
 """Each side feels native: torch modules and functions, Keras losses in
 ``model.fit`` (graph mode), defaults per framework layout, user-defined losses."""
 
+import math
 import sys
 
 import keras
@@ -352,6 +353,31 @@ def test_native_overlap_statistics_equal_torch_ops(dtype, shape, options, monkey
     for ours, theirs in zip(native, reference, strict=True):
         assert ours.dtype == dtype and ours.shape == theirs.shape
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), **tolerance)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("scale", [1.0, 50.0, 1000.0])
+def test_native_softmax_equals_torch_softmax(dtype, scale):
+    """The forward kernel writes the softmax of the logits itself (its own
+    vectorised exp): within a few ulps of ``torch.softmax``, saturated and
+    -inf logits included, and the statistics of those probabilities."""
+    from losses_torch import _native
+
+    rng = np.random.default_rng(7)
+    logits = torch.tensor(rng.normal(size=(2, 5, 70, 90)) * scale, dtype=dtype)
+    logits[0, 1, :3] = -math.inf
+    labels = torch.tensor(rng.integers(0, 5, (2, 70, 90)))
+    moved, flat, valid = _native.prepare(logits, labels, 1, None)
+    probs = torch.empty_like(moved)
+    statistics = _native.overlap_statistics(probs, flat, valid, False, logits=moved)
+    expected = torch.softmax(logits.double(), 1)
+    tolerance = 1e-6 if dtype == torch.float32 else 1e-14
+    np.testing.assert_allclose(probs.double().numpy(), expected.numpy(), rtol=scale * tolerance, atol=tolerance)
+    assert torch.all(probs[0, 1, :3] == 0)
+    one_hot = torch.nn.functional.one_hot(labels, 5).movedim(-1, 1)
+    np.testing.assert_allclose(
+        statistics[0].double().numpy(), (expected * one_hot).sum((2, 3)).numpy(), rtol=100 * tolerance
+    )
 
 
 @pytest.mark.parametrize("kind", ["labels", "dense", "labels-softmax", "dense-softmax"])

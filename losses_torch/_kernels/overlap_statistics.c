@@ -13,9 +13,10 @@
  * Dense targets g (N, C, S), the probabilities' layout: I = sum_s p g,
  * P = sum_s p (p^2), G = sum_s g (g^2); dp = dL/dP (2p) + dL/dI g.
  *
- * With softmax set, the probabilities are p = softmax(x) over the classes
- * and the backward returns dx = p (dp - sum_c p dp): the softmax's own
- * backward fused into the same pass, dp never stored.
+ * Given logits x, the forward first writes p = softmax(x) over the classes,
+ * a block at a time, and sums it while the block is still in cache; with
+ * softmax set, the backward returns dx = p (dp - sum_c p dp): the softmax's
+ * own backward fused into the same pass, dp never stored.
  *
  * Compiled twice, with SCALAR float and double (SUFFIX f32 / f64).  Sums run
  * in SCALAR within a block of positions (vector lanes) and in double across
@@ -29,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define JOIN(a, b) a##_##b
 #define NAME(a, b) JOIN(a, b)
@@ -39,6 +41,7 @@
 typedef struct {
     int softmax; /* backward: the gradient w.r.t. the logits of p = softmax(x) */
     const SCALAR *probs;
+    const SCALAR *logits; /* forward: write probs = softmax(logits) first; NULL: probs given */
     const int64_t *labels; /* NULL: dense targets */
     const SCALAR *targets;
     const SCALAR *mask; /* NULL: every position counts */
@@ -68,6 +71,91 @@ static inline int64_t NAME(pack, SUFFIX)(const int64_t *restrict labels, const S
     return outside;
 }
 #define pack_labels NAME(pack, SUFFIX)
+
+/* exp(x) for x <= 0, vectorisable (libm's exp is not, without -ffast-math):
+ * x = n ln2 + r, |r| <= ln2/2, with ln2 split in two (Cody-Waite); e^r by
+ * its Taylor series to r^7 (float) or r^12 (double), truncation below half
+ * an ulp; 2^n written into the exponent bits.  Below the smallest normal
+ * number the result is 0 (the subnormal range, which flushes to zero in
+ * many vector units anyway). */
+static inline SCALAR NAME(exp_nonpositive, SUFFIX)(SCALAR x) {
+#if BITS == 32
+    const float shifter = 0x1.8p23f, log2e = 1.44269504f, ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+    const int tiny = x < -87.3f;
+    x = tiny ? -87.3f : x;
+    const float t = x * log2e + shifter, n = t - shifter;
+    const float r = (x - n * ln2_hi) - n * ln2_lo;
+    float e = 1.0f / 5040;
+    e = e * r + 1.0f / 720;
+    e = e * r + 1.0f / 120;
+    e = e * r + 1.0f / 24;
+    e = e * r + 1.0f / 6;
+    e = e * r + 0.5f;
+    e = e * r + 1.0f;
+    e = e * r + 1.0f;
+    uint32_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits << 23) + (UINT32_C(127) << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return tiny ? 0.0f : e * scale;
+#else
+    const double shifter = 0x1.8p52, log2e = 1.4426950408889634;
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const int tiny = x < -708.0;
+    x = tiny ? -708.0 : x;
+    const double t = x * log2e + shifter, n = t - shifter;
+    const double r = (x - n * ln2_hi) - n * ln2_lo;
+    double e = 1.0 / 479001600;
+    e = e * r + 1.0 / 39916800;
+    e = e * r + 1.0 / 3628800;
+    e = e * r + 1.0 / 362880;
+    e = e * r + 1.0 / 40320;
+    e = e * r + 1.0 / 5040;
+    e = e * r + 1.0 / 720;
+    e = e * r + 1.0 / 120;
+    e = e * r + 1.0 / 24;
+    e = e * r + 1.0 / 6;
+    e = e * r + 0.5;
+    e = e * r + 1.0;
+    e = e * r + 1.0;
+    uint64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits << 52) + (UINT64_C(1023) << 52);
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return tiny ? 0.0 : e * scale;
+#endif
+}
+
+/* probs = softmax(logits) over the classes for one block of positions. */
+static void NAME(softmax_block, SUFFIX)(const job_t *job, int64_t n, int64_t start, int64_t length) {
+    SCALAR top[BLOCK], total[BLOCK];
+    const int64_t first = n * job->sample_stride + start;
+    for (int64_t s = 0; s < length; ++s) top[s] = job->logits[first + s];
+    for (int64_t c = 1; c < job->classes; ++c) {
+        const SCALAR *restrict x = job->logits + first + c * job->class_stride;
+#pragma omp simd
+        for (int64_t s = 0; s < length; ++s) top[s] = x[s] > top[s] ? x[s] : top[s];
+    }
+    for (int64_t s = 0; s < length; ++s) total[s] = 0;
+    for (int64_t c = 0; c < job->classes; ++c) {
+        const SCALAR *restrict x = job->logits + first + c * job->class_stride;
+        SCALAR *restrict p = (SCALAR *)job->probs + first + c * job->class_stride;
+#pragma omp simd
+        for (int64_t s = 0; s < length; ++s) {
+            p[s] = NAME(exp_nonpositive, SUFFIX)(x[s] - top[s]);
+            total[s] += p[s];
+        }
+    }
+#pragma omp simd
+    for (int64_t s = 0; s < length; ++s) total[s] = 1 / total[s];
+    for (int64_t c = 0; c < job->classes; ++c) {
+        SCALAR *restrict p = (SCALAR *)job->probs + first + c * job->class_stride;
+#pragma omp simd
+        for (int64_t s = 0; s < length; ++s) p[s] *= total[s];
+    }
+}
 
 /* dx = p (dp - sum_c p dp) for one block, dp the statistics' gradient
  * (recomputed in the second pass rather than stored). */
@@ -103,6 +191,7 @@ static int64_t NAME(forward_block, SUFFIX)(const job_t *job, int64_t block, doub
     const int64_t start = (block % job->blocks_per_sample) * BLOCK;
     const int64_t length = job->positions - start < BLOCK ? job->positions - start : BLOCK;
     const SCALAR *restrict mask = job->mask ? job->mask + n * job->positions + start : NULL;
+    if (job->logits) NAME(softmax_block, SUFFIX)(job, n, start, length);
     int32_t labels[BLOCK];
     const int64_t outside = pack_labels(job->labels + n * job->positions + start, mask, length, job->classes, labels);
     for (int32_t c = 0; c < job->classes; ++c) {
@@ -186,6 +275,7 @@ static void NAME(dense_forward_block, SUFFIX)(const job_t *job, int64_t block, d
     const int64_t n = block / job->blocks_per_sample;
     const int64_t start = (block % job->blocks_per_sample) * BLOCK;
     const int64_t length = job->positions - start < BLOCK ? job->positions - start : BLOCK;
+    if (job->logits) NAME(softmax_block, SUFFIX)(job, n, start, length);
     for (int64_t c = 0; c < job->classes; ++c) {
         const int64_t offset = n * job->sample_stride + c * job->class_stride + start;
         const SCALAR *restrict p = job->probs + offset;
@@ -307,15 +397,17 @@ static void NAME(describe, SUFFIX)(job_t *job, const SCALAR *probs, const int64_
     job->blocks = samples * job->blocks_per_sample;
 }
 
-/* out: (3, N, C) doubles, I then P then G.  Returns the number of counted
+/* logits: NULL, or the logits whose softmax the kernel writes to probs first
+ * (the same strides).  out: (3, N, C) doubles, I then P then G.  Returns the number of counted
  * positions whose label is outside [0, C) (they add to no class), or -1 when
  * out of memory. */
-int64_t NAME(label_statistics, SUFFIX)(const SCALAR *probs, const int64_t *labels, const SCALAR *mask, int64_t samples,
-                                    int64_t classes, int64_t positions, int64_t sample_stride, int64_t class_stride,
-                                    int squared, double *out) {
+int64_t NAME(label_statistics, SUFFIX)(const SCALAR *logits, SCALAR *probs, const int64_t *labels, const SCALAR *mask,
+                                       int64_t samples, int64_t classes, int64_t positions, int64_t sample_stride,
+                                       int64_t class_stride, int squared, double *out) {
     job_t job = {0};
     NAME(describe, SUFFIX)(&job, probs, labels, mask, samples, classes, positions, sample_stride, class_stride,
                            squared);
+    job.logits = logits;
     job.out = out;
     for (int64_t k = 0; k < 3 * samples * classes; ++k) out[k] = 0;
     return NAME(run, SUFFIX)(&job, 0);
@@ -338,12 +430,13 @@ void NAME(label_statistics_backward, SUFFIX)(int softmax, const SCALAR *probs, c
 }
 
 /* Dense targets (N, C, S) in the probabilities' strides; out and the return as above. */
-int64_t NAME(dense_statistics, SUFFIX)(const SCALAR *probs, const SCALAR *targets, int64_t samples, int64_t classes,
-                                       int64_t positions, int64_t sample_stride, int64_t class_stride, int squared,
-                                       double *out) {
+int64_t NAME(dense_statistics, SUFFIX)(const SCALAR *logits, SCALAR *probs, const SCALAR *targets, int64_t samples,
+                                       int64_t classes, int64_t positions, int64_t sample_stride, int64_t class_stride,
+                                       int squared, double *out) {
     job_t job = {0};
     NAME(describe, SUFFIX)(&job, probs, NULL, NULL, samples, classes, positions, sample_stride, class_stride,
                            squared);
+    job.logits = logits;
     job.targets = targets;
     job.out = out;
     for (int64_t k = 0; k < 3 * samples * classes; ++k) out[k] = 0;
