@@ -9,7 +9,7 @@ from typing import Any
 import tensorflow as tf
 from tensorflow.python.ops import control_flow_util, gen_nn_ops
 
-from spec.ops import Ops, composite_forced, pool_padding
+from spec.ops import Ops, composite_forced, pool_padding, reduce_elements
 
 
 def _axis(axis: int | Sequence[int] | None) -> int | list[int] | None:
@@ -229,11 +229,12 @@ class TensorFlowOps(Ops):
             return super().sigmoid_pair(logits)
         return tf.sigmoid(logits), tf.sigmoid(-logits)  # one transcendental each, not two
 
-    def sigmoid_cross_entropy(self, logits, targets):
+    def sigmoid_cross_entropy(self, logits, targets, reduction="none"):
         if composite_forced():
-            return super().sigmoid_cross_entropy(logits, targets)
+            return super().sigmoid_cross_entropy(logits, targets, reduction)
         # max(x, 0) - x t + log1p(exp(-|x|)): the same function, gradient sigmoid(x) - t
-        return tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+        elements = tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+        return reduce_elements(self, elements, reduction)
 
     def softmax_cross_entropy(self, logits, targets, axis):
         # Without XLA the composite (one LogSoftmax kernel, a product, a sum) is as fast as

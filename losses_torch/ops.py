@@ -203,6 +203,22 @@ class TorchOps(Ops):
         # amax (not max_pool2d/3d) so that tied maxima share the gradient evenly
         return torch.amax(windows, dim=tuple(range(x.dim(), x.dim() + len(halves))))
 
+    def sigmoid_pair(self, logits):
+        if composite_forced():
+            return super().sigmoid_pair(logits)
+        # 1 / (1 + exp(-x)) is accurate in both tails (exp overflows to inf, the quotient to 0):
+        # two kernels, where exp(log_sigmoid(.)) takes four
+        return torch.sigmoid(logits), torch.sigmoid(-logits)
+
+    def sigmoid_cross_entropy(self, logits, targets, reduction="none"):
+        native = reduction != "none" and isinstance(targets, torch.Tensor) and targets.dtype == logits.dtype
+        if composite_forced() or not native:
+            return super().sigmoid_cross_entropy(logits, targets, reduction)
+        # A mean or sum in one kernel each way (the composite takes six); gradient sigmoid(x) - t.
+        # Only reduced: torch's log(1 + exp(-|x|)) rounds an element below one ulp of 1 to 0 (the
+        # composite's log1p keeps e^-50), which a sum cannot show but a per-element loss can.
+        return F.binary_cross_entropy_with_logits(logits, targets, reduction=reduction)
+
     def sparse_softmax_cross_entropy(
         self, logits, labels, axis, reduction="none", *, class_weights=None, label_smoothing=0.0, ignore_index=None
     ):

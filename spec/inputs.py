@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from spec.ops import Ops, normalize_axis
 
@@ -73,9 +73,8 @@ class Inputs:
     target: str = "prediction"
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """Checked inputs handed to a formula."""
+class Prepared(NamedTuple):
+    """Checked inputs handed to a formula (a tuple: built on every call)."""
 
     y_pred: Tensor
     y_true: Tensor
@@ -103,7 +102,11 @@ def check_inputs(
         raise TypeError(
             f"{name}: y_pred must be a floating-point tensor ({inputs.prediction}), got dtype {ops.dtype_name(y_pred)}"
         )
-    eager = check_values and not ops.is_tracing(y_pred)
+    def eager() -> bool:
+        # value checks run eagerly only; asked only when one is due (the
+        # tracing query costs every call of a small loss)
+        return check_values and not ops.is_tracing(y_pred)
+
     pred_shape, true_shape = ops.shape(y_pred), ops.shape(y_true)
     if len(pred_shape) < inputs.min_ndim:
         raise ValueError(
@@ -152,7 +155,7 @@ def check_inputs(
                     f"{_fmt(pred_shape)} instead"
                 )
             is_labels = True
-            if eager and not ops.index_ops_validate:
+            if not ops.index_ops_validate and eager():
                 check_labels(ops, name, y_true, num_classes, params.get("ignore_index"))
         else:
             expected = f"{_fmt(pred_shape)}" + (
@@ -193,8 +196,9 @@ def check_inputs(
                 )
     if not is_labels and not ops.is_floating(y_true):
         y_true = ops.cast(y_true, y_pred)
-    if eager:
-        if params.get("from_logits") is False:
+    probabilities = params.get("from_logits") is False
+    if (probabilities or (inputs.target_range is not None and not is_labels)) and eager():
+        if probabilities:
             low, high = ops.value_range(y_pred)
             if low < 0.0 or high > 1.0:
                 raise ValueError(

@@ -436,12 +436,14 @@ class Ops:
         (each as ``exp(log_sigmoid(.))``)."""
         return self.exp(self.log_sigmoid(logits)), self.exp(self.log_sigmoid(-logits))
 
-    def sigmoid_cross_entropy(self, logits: Tensor, targets: Tensor) -> Tensor:
+    def sigmoid_cross_entropy(self, logits: Tensor, targets: Tensor, reduction: str = "none") -> Tensor:
         """``-t log sigmoid(x) - (1 - t) log sigmoid(-x)`` per element, for
         targets ``t`` in ``[0, 1]`` (hard or soft), computed as
         ``t softplus(-x) + (1 - t) softplus(x)``: finite for every finite
-        logit, gradient ``sigmoid(x) - t``."""
-        return targets * softplus(self, -logits) + (1.0 - targets) * softplus(self, logits)
+        logit, gradient ``sigmoid(x) - t``.  ``reduction`` ``"mean"`` or
+        ``"sum"`` reduces over every element (a backend kernel may fold it in)."""
+        elements = targets * softplus(self, -logits) + (1.0 - targets) * softplus(self, logits)
+        return reduce_elements(self, elements, reduction)
 
     def softmax_cross_entropy(self, logits: Tensor, targets: Tensor, axis: int) -> Tensor:
         """``-sum_c t_c log_softmax(x)_c`` per position (class ``axis`` removed),
@@ -484,6 +486,16 @@ def relu(ops: Ops, x: Tensor) -> Tensor:
     """``max(x, 0)`` by ``where``.  Gradient 1 above 0, 0 at and below 0
     (``torch.nn.functional.relu``'s convention, kept in every backend)."""
     return ops.where(ops.greater(x, 0.0), x, 0.0)
+
+
+def reduce_elements(ops: Ops, elements: Tensor, reduction: str) -> Tensor:
+    """``elements`` as they are (``"none"``), or their mean or sum over every
+    element: the plain reductions a fused op folds in (``spec.reduction.Fused``)."""
+    if reduction == "mean":
+        return ops.mean(elements)
+    if reduction == "sum":
+        return ops.sum(elements)
+    return elements
 
 
 def softplus(ops: Ops, x: Tensor) -> Tensor:

@@ -147,11 +147,12 @@ def evaluate(
     # follow y_pred's dtype in check_extras and reduce_loss)
     y_pred = upcast_half(ops, y_pred)
     prepared = check_inputs(ops, spec.name, spec.inputs, params, y_pred, y_true, class_axis, check_values=check_values)
-    target = upcast_half(ops, prepared.y_true)
-    kwargs = dict(params)
+    target = upcast_half(ops, prepared.y_true) if not prepared.is_labels else prepared.y_true
+    kwargs = spec.formula_kwargs(params)  # a copy
     if "class_axis" in kwargs:
         kwargs["class_axis"] = prepared.class_axis
-    kwargs.update(check_extras(ops, spec.name, spec.inputs, prepared.y_pred, extras or {}, prepared.class_axis))
+    if extras or spec.inputs.extras:
+        kwargs.update(check_extras(ops, spec.name, spec.inputs, prepared.y_pred, extras or {}, prepared.class_axis))
     empty = 0 in ops.shape(prepared.y_pred)
     if empty and reduction != "none":
         # An empty batch has no loss element: "mean" and "sum" are 0 with an empty gradient (Keras'
@@ -159,8 +160,8 @@ def evaluate(
         # batch-level statistic of no pixel is no loss either).
         return ops.sum(prepared.y_pred)
     try:
-        sync = bool(kwargs.get("sync", False))
-        elements = spec.formula(ops, prepared.y_pred, target, **spec.formula_kwargs(kwargs))
+        sync = bool(params.get("sync", False))
+        elements = spec.formula(ops, prepared.y_pred, target, **kwargs)
         value = reduce_loss(ops, elements, sample_weight, reduction, sync=sync)
         return ops.sum(prepared.y_pred) if empty and not ops.shape(value) else value
     except (IndexError, RuntimeError):

@@ -240,7 +240,8 @@ def binary_crossentropy(
         epsilon: probability clip when ``from_logits=False``.
 
     Returns:
-        Elementwise losses with ``y_pred``'s shape.
+        Elementwise losses with ``y_pred``'s shape (from logits without
+        ``pos_weight``: as a :class:`spec.reduction.Fused` op).
 
     Equivalences (tested on hard and soft targets in ``tests/test_peers.py``;
     BCELoss and smp in ``tests/test_peers_classification_libraries.py``):
@@ -268,7 +269,8 @@ def binary_crossentropy(
     """
     targets = y_true if not label_smoothing else y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
     if from_logits and pos_weight is None:
-        return ops.sigmoid_cross_entropy(y_pred, targets)  # the fused op; composite: the lines below
+        # the fused op (composite: the lines below), which reduces in its own kernel
+        return Fused(lambda reduction: ops.sigmoid_cross_entropy(y_pred, targets, reduction))
     if from_logits:
         positive, negative = softplus(ops, -y_pred), softplus(ops, y_pred)
     else:
