@@ -16,6 +16,15 @@ def _axis(axis: int | Sequence[int] | None) -> int | list[int] | None:
     return list(axis) if isinstance(axis, (list, tuple)) else axis
 
 
+def _split_full_reduction(x) -> bool:
+    """Reduce all of ``x`` in two steps (its last axis, then the rest)?  Under
+    XLA on the CPU a reduction to a scalar runs about 12% slower than the two
+    (Keras' MSE, a mean over the last axis then over the batch, measured at
+    (8, 128, 128, 4)); without XLA the one reduction is the faster."""
+    rank = x.shape.rank
+    return rank is not None and rank >= 2 and x.shape[-1] not in (None, 0, 1) and _compiling_with_xla()
+
+
 def _compiling_with_xla() -> bool:
     """Whether ops are being traced for XLA (``tf.function(jit_compile=True)``),
     where some native kernels compile worse than their expansion."""
@@ -109,6 +118,10 @@ class TensorFlowOps(Ops):
     def abs(self, x):
         return tf.abs(x)
 
+    def square(self, x):
+        # one op and a one-op gradient (x * x's gradient is two products and their sum)
+        return tf.square(x)
+
     def power(self, x, exponent):
         if exponent == -0.5:  # one fused kernel (and XLA op) instead of pow's log and exp
             return tf.math.rsqrt(x)
@@ -160,9 +173,13 @@ class TensorFlowOps(Ops):
     def sum(self, x, axis=None, keepdims=False):
         if isinstance(axis, (list, tuple)) and not axis:
             return x
+        if axis is None and not keepdims and _split_full_reduction(x):
+            return tf.reduce_sum(tf.reduce_sum(x, axis=-1))
         return tf.reduce_sum(x, axis=_axis(axis), keepdims=keepdims)
 
     def mean(self, x, axis=None, keepdims=False):
+        if axis is None and not keepdims and _split_full_reduction(x):
+            return tf.reduce_mean(tf.reduce_mean(x, axis=-1))  # equal counts per row: the same mean
         return tf.reduce_mean(x, axis=_axis(axis), keepdims=keepdims)
 
     def amax(self, x, axis=None, keepdims=False):

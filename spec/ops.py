@@ -166,6 +166,11 @@ class Ops:
         """Absolute value; gradient 0 at 0 in every backend."""
         raise NotImplementedError(f"backend {self.name} has no abs")
 
+    def square(self, x: Tensor) -> Tensor:
+        """``x * x``; gradient ``2 x``.  A backend may map it to one op whose
+        gradient is one op too (TensorFlow's graphs)."""
+        return x * x
+
     def power(self, x: Tensor, exponent: float) -> Tensor:
         """``x ** exponent`` for a constant exponent; used on positive bases only."""
         raise NotImplementedError(f"backend {self.name} has no power")

@@ -31,8 +31,7 @@ def mean_squared_error(ops: Ops, y_pred: Tensor, y_true: Tensor) -> Tensor:
         all elements, as ``torch.nn.MSELoss()`` and
         ``keras.losses.MeanSquaredError()`` (tested in ``tests/test_peers.py``).
     """
-    error = y_pred - y_true
-    return error * error
+    return ops.square(y_pred - y_true)
 
 
 def mean_absolute_error(ops: Ops, y_pred: Tensor, y_true: Tensor) -> Tensor:
@@ -78,7 +77,7 @@ def huber(ops: Ops, y_pred: Tensor, y_true: Tensor, *, delta: float) -> Tensor:
     """
     error = y_pred - y_true
     magnitude = ops.abs(error)
-    quadratic = 0.5 * error * error
+    quadratic = 0.5 * ops.square(error)
     linear = delta * (magnitude - 0.5 * delta)
     return ops.where(ops.less_equal(magnitude, delta), quadratic, linear)
 
