@@ -37,6 +37,8 @@ from pathlib import Path
 
 import torch
 
+from spec.ops import environment_variable
+
 Tensor = torch.Tensor
 SOURCE = Path(__file__).with_name("_kernels") / "overlap_statistics.c"
 FLAGS = ("-O3", "-fPIC", "-fopenmp-simd", "-march=native")
@@ -45,7 +47,7 @@ _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
 def enabled() -> bool:
     """Whether the native kernels may be used (``LOSSBRIDGE_NATIVE`` is not ``0``)."""
-    return os.environ.get("LOSSBRIDGE_NATIVE", "1") not in ("0", "false", "False", "")
+    return environment_variable("LOSSBRIDGE_NATIVE") not in ("0", "false", "False", "")
 
 
 def available() -> bool:

@@ -27,6 +27,7 @@ def _dims(axis: int | Sequence[int] | None) -> int | list[int] | None:
     return list(axis) if isinstance(axis, (list, tuple)) else axis
 
 
+_HALF_DTYPES = (torch.float16, torch.bfloat16)
 # F.cross_entropy skips labels equal to its ignore_index (default -100) without
 # an error; this sentinel keeps every realistic invalid label an error.
 _NEVER_A_LABEL = -(2**62)
@@ -56,6 +57,9 @@ class TorchOps(Ops):
 
     def dtype_name(self, x):
         return str(x.dtype).replace("torch.", "")
+
+    def is_half(self, x):
+        return x.dtype in _HALF_DTYPES
 
     def is_tracing(self, x):
         return torch.compiler.is_compiling() or torch.jit.is_tracing()
@@ -232,7 +236,7 @@ class TorchOps(Ops):
                 label_smoothing=label_smoothing,
                 ignore_index=ignore_index,
             )
-        labels = labels.long()
+        labels = labels if labels.dtype == torch.int64 else labels.long()
         weights = None if class_weights is None else weight_vector(tuple(class_weights), logits.dtype, logits.device)
         if logits.numel() < FUSED_MIN_SIZE or not _fused_cross_entropy_applies(logits):
             return _native_cross_entropy(logits, labels, axis, reduction, weights, label_smoothing, ignore_index)

@@ -19,7 +19,7 @@ from spec.backends import get_ops
 from spec.inputs import Inputs, check_extras, check_inputs, check_labels
 from spec.ops import Ops, upcast_half
 from spec.params import Param, ParamSet
-from spec.reduction import canonical_reduction, reduce_loss
+from spec.reduction import REDUCTIONS, canonical_reduction, reduce_loss
 
 Tensor = Any
 
@@ -139,7 +139,8 @@ def evaluate(
             (a module import on first use) out of compiled graphs.
     """
     ops = get_ops(y_pred) if ops is None else ops
-    reduction = canonical_reduction(reduction)
+    if reduction not in REDUCTIONS:
+        reduction = canonical_reduction(reduction)
     class_axis = None
     if "class_axis" in params:
         class_axis = params["class_axis"] if params["class_axis"] is not None else default_class_axis

@@ -259,3 +259,23 @@ def test_relu_gradient_is_zero_at_zero(grad):
     value, g = grad(lambda ops, t: relu(ops, t), np.array([-1.0, 0.0, 2.0]))
     np.testing.assert_array_equal(value, [0.0, 0.0, 2.0])
     np.testing.assert_array_equal(g, [0.0, 0.0, 1.0])
+
+
+def test_environment_switches_are_read_on_every_call(monkeypatch):
+    """``LOSSBRIDGE_COMPOSITE_OPS`` and ``LOSSBRIDGE_NATIVE`` are read from
+    ``os.environ`` on each call (a fast read, not a copy taken at import)."""
+    from losses_torch import _native
+    from spec.ops import composite_forced, environment_variable
+
+    monkeypatch.delenv("LOSSBRIDGE_COMPOSITE_OPS", raising=False)
+    assert environment_variable("LOSSBRIDGE_COMPOSITE_OPS") is None and not composite_forced()
+    for value, forced in (("1", True), ("0", False), ("", False), ("yes", True)):
+        monkeypatch.setenv("LOSSBRIDGE_COMPOSITE_OPS", value)
+        assert environment_variable("LOSSBRIDGE_COMPOSITE_OPS") == value
+        assert composite_forced() is forced
+    monkeypatch.delenv("LOSSBRIDGE_COMPOSITE_OPS")
+    assert not composite_forced()
+    monkeypatch.setenv("LOSSBRIDGE_NATIVE", "0")
+    assert not _native.enabled()
+    monkeypatch.delenv("LOSSBRIDGE_NATIVE")
+    assert _native.enabled()
