@@ -13,8 +13,9 @@
  * Dense targets g (N, C, S), the probabilities' layout: I = sum_s p g,
  * P = sum_s p (p^2), G = sum_s g (g^2); dp = dL/dP (2p) + dL/dI g.
  *
- * Given logits x, the forward first writes p = softmax(x) over the classes,
- * a block at a time, and sums it while the block is still in cache; with
+ * Given logits x, the forward writes p = softmax(x) over the classes, a
+ * block at a time: exp(x - max) for every class, then each class's row is
+ * scaled by 1 / sum and summed while it is in L1; with
  * softmax set, the backward returns dx = p (dp - sum_c p dp): the softmax's
  * own backward fused into the same pass, dp never stored.
  *
@@ -128,9 +129,12 @@ static inline SCALAR NAME(exp_nonpositive, SUFFIX)(SCALAR x) {
 #endif
 }
 
-/* probs = softmax(logits) over the classes for one block of positions. */
-static void NAME(softmax_block, SUFFIX)(const job_t *job, int64_t n, int64_t start, int64_t length) {
-    SCALAR top[BLOCK], total[BLOCK];
+/* probs = exp(logits - max) over the classes for one block of positions,
+ * and inverse = 1 / their sum per position: the softmax once each class's
+ * row is scaled (normalise_row, while the row is in L1 for its sums). */
+static void NAME(softmax_block, SUFFIX)(const job_t *job, int64_t n, int64_t start, int64_t length,
+                                        SCALAR *restrict inverse) {
+    SCALAR top[BLOCK], *restrict total = inverse;
     const int64_t first = n * job->sample_stride + start;
     for (int64_t s = 0; s < length; ++s) top[s] = job->logits[first + s];
     for (int64_t c = 1; c < job->classes; ++c) {
@@ -150,11 +154,11 @@ static void NAME(softmax_block, SUFFIX)(const job_t *job, int64_t n, int64_t sta
     }
 #pragma omp simd
     for (int64_t s = 0; s < length; ++s) total[s] = 1 / total[s];
-    for (int64_t c = 0; c < job->classes; ++c) {
-        SCALAR *restrict p = (SCALAR *)job->probs + first + c * job->class_stride;
+}
+
+static inline void NAME(normalise_row, SUFFIX)(SCALAR *restrict p, const SCALAR *restrict inverse, int64_t length) {
 #pragma omp simd
-        for (int64_t s = 0; s < length; ++s) p[s] *= total[s];
-    }
+    for (int64_t s = 0; s < length; ++s) p[s] *= inverse[s];
 }
 
 /* dx = p (dp - sum_c p dp) for one block, dp the statistics' gradient
@@ -191,11 +195,13 @@ static int64_t NAME(forward_block, SUFFIX)(const job_t *job, int64_t block, doub
     const int64_t start = (block % job->blocks_per_sample) * BLOCK;
     const int64_t length = job->positions - start < BLOCK ? job->positions - start : BLOCK;
     const SCALAR *restrict mask = job->mask ? job->mask + n * job->positions + start : NULL;
-    if (job->logits) NAME(softmax_block, SUFFIX)(job, n, start, length);
+    SCALAR inverse[BLOCK];
+    if (job->logits) NAME(softmax_block, SUFFIX)(job, n, start, length, inverse);
     int32_t labels[BLOCK];
     const int64_t outside = pack_labels(job->labels + n * job->positions + start, mask, length, job->classes, labels);
     for (int32_t c = 0; c < job->classes; ++c) {
         const SCALAR *restrict p = job->probs + n * job->sample_stride + c * job->class_stride + start;
+        if (job->logits) NAME(normalise_row, SUFFIX)((SCALAR *)p, inverse, length);
         SCALAR inter = 0, volume = 0, count = 0;
         if (mask == NULL && !job->squared) {
 #pragma omp simd reduction(+ : inter, volume, count)
@@ -275,11 +281,13 @@ static void NAME(dense_forward_block, SUFFIX)(const job_t *job, int64_t block, d
     const int64_t n = block / job->blocks_per_sample;
     const int64_t start = (block % job->blocks_per_sample) * BLOCK;
     const int64_t length = job->positions - start < BLOCK ? job->positions - start : BLOCK;
-    if (job->logits) NAME(softmax_block, SUFFIX)(job, n, start, length);
+    SCALAR inverse[BLOCK];
+    if (job->logits) NAME(softmax_block, SUFFIX)(job, n, start, length, inverse);
     for (int64_t c = 0; c < job->classes; ++c) {
         const int64_t offset = n * job->sample_stride + c * job->class_stride + start;
         const SCALAR *restrict p = job->probs + offset;
         const SCALAR *restrict g = job->targets + offset;
+        if (job->logits) NAME(normalise_row, SUFFIX)((SCALAR *)p, inverse, length);
         SCALAR inter = 0, volume = 0, count = 0;
         if (job->squared) {
 #pragma omp simd reduction(+ : inter, volume, count)
