@@ -79,54 +79,41 @@ static inline int64_t NAME(pack, SUFFIX)(const int64_t *restrict labels, const S
  * an ulp; 2^n written into the exponent bits.  Below the smallest normal
  * number the result is 0 (the subnormal range, which flushes to zero in
  * many vector units anyway). */
-static inline SCALAR NAME(exp_nonpositive, SUFFIX)(SCALAR x) {
 #if BITS == 32
-    const float shifter = 0x1.8p23f, log2e = 1.44269504f, ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
-    const int tiny = x < -87.3f;
-    x = tiny ? -87.3f : x;
-    const float t = x * log2e + shifter, n = t - shifter;
-    const float r = (x - n * ln2_hi) - n * ln2_lo;
-    float e = 1.0f / 5040;
-    e = e * r + 1.0f / 720;
-    e = e * r + 1.0f / 120;
-    e = e * r + 1.0f / 24;
-    e = e * r + 1.0f / 6;
-    e = e * r + 0.5f;
-    e = e * r + 1.0f;
-    e = e * r + 1.0f;
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits << 23) + (UINT32_C(127) << 23);
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return tiny ? 0.0f : e * scale;
+typedef uint32_t bits_t;
+#define EXP_LOWEST -87.3f /* exp of it: about the smallest normal float */
+#define ROUNDING 0x1.8p23f /* adding it rounds to an integer, kept in the low mantissa bits */
+#define MANTISSA_BITS 23
+#define EXPONENT_BIAS 127
+static const float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+static const float INVERSE_FACTORIALS[] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1, 1};
 #else
-    const double shifter = 0x1.8p52, log2e = 1.4426950408889634;
-    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-    const int tiny = x < -708.0;
-    x = tiny ? -708.0 : x;
-    const double t = x * log2e + shifter, n = t - shifter;
-    const double r = (x - n * ln2_hi) - n * ln2_lo;
-    double e = 1.0 / 479001600;
-    e = e * r + 1.0 / 39916800;
-    e = e * r + 1.0 / 3628800;
-    e = e * r + 1.0 / 362880;
-    e = e * r + 1.0 / 40320;
-    e = e * r + 1.0 / 5040;
-    e = e * r + 1.0 / 720;
-    e = e * r + 1.0 / 120;
-    e = e * r + 1.0 / 24;
-    e = e * r + 1.0 / 6;
-    e = e * r + 0.5;
-    e = e * r + 1.0;
-    e = e * r + 1.0;
-    uint64_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits << 52) + (UINT64_C(1023) << 52);
-    double scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return tiny ? 0.0 : e * scale;
+typedef uint64_t bits_t;
+#define EXP_LOWEST -708.0
+#define ROUNDING 0x1.8p52
+#define MANTISSA_BITS 52
+#define EXPONENT_BIAS 1023
+static const double LN2_HI = 6.93147180369123816490e-01, LN2_LO = 1.90821492927058770002e-10;
+static const double INVERSE_FACTORIALS[] = {1.0 / 479001600, 1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880,
+                                            1.0 / 40320,     1.0 / 5040,     1.0 / 720,     1.0 / 120,
+                                            1.0 / 24,        1.0 / 6,        0.5,           1,
+                                            1};
 #endif
+#define TERMS ((int)(sizeof INVERSE_FACTORIALS / sizeof INVERSE_FACTORIALS[0]))
+
+static inline SCALAR NAME(exp_nonpositive, SUFFIX)(SCALAR x) {
+    const int tiny = x < EXP_LOWEST;
+    x = tiny ? EXP_LOWEST : x;
+    const SCALAR t = x * (SCALAR)1.4426950408889634 + ROUNDING, n = t - ROUNDING;
+    const SCALAR r = (x - n * LN2_HI) - n * LN2_LO;
+    SCALAR e = INVERSE_FACTORIALS[0];
+    for (int k = 1; k < TERMS; ++k) e = e * r + INVERSE_FACTORIALS[k];
+    bits_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits << MANTISSA_BITS) + ((bits_t)EXPONENT_BIAS << MANTISSA_BITS);
+    SCALAR scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return tiny ? (SCALAR)0 : e * scale;
 }
 
 /* probs = exp(logits - max) over the classes for one block of positions,
