@@ -6,7 +6,13 @@ from typing import Any
 
 from spec.distributed import SYNC
 from spec.inputs import Inputs
-from spec.losses._targets import along_axis, class_log_probabilities, dense_targets, is_label_target
+from spec.losses._targets import (
+    along_axis,
+    class_log_probabilities,
+    dense_targets,
+    is_label_target,
+    sparse_targets,
+)
 from spec.ops import Ops, clip, softplus
 from spec.params import Param, ParamSet
 from spec.reduction import Fused, Weighted
@@ -328,6 +334,16 @@ def negative_log_likelihood(
     gradients): ``torch.nn.NLLLoss(weight=w, ignore_index=k, reduction=r)`` =
     ``class_weights=w, ignore_index=k``, class axis 1, every reduction.
     """
+    if is_label_target(ops, y_pred, y_true):
+        # the score at each label, gathered: no one-hot tensor (the gradient, -w_y there, is the same)
+        labels, mask = sparse_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
+        picked = ops.take_along_axis(y_pred, ops.expand_dims(labels, class_axis), class_axis)
+        weight = None if class_weights is None else ops.gather(ops.constant(class_weights, y_pred), labels)
+        if mask is not None:
+            mask = ops.sum(mask, axis=class_axis)  # drop its size-1 class axis
+            weight = mask if weight is None else weight * mask
+        loss = -ops.sum(picked, axis=class_axis)
+        return loss if weight is None else Weighted(loss * weight, weight)
     targets, _ = dense_targets(ops, y_pred, y_true, class_axis=class_axis, ignore_index=ignore_index)
     weighted = targets if class_weights is None else targets * along_axis(ops, class_weights, y_pred, class_axis)
     loss = -ops.sum(weighted * y_pred, axis=class_axis)
