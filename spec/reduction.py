@@ -79,6 +79,8 @@ class Combined:
 
 def canonical_reduction(reduction: Any) -> str:
     """The neutral name of ``reduction`` or a ``ValueError`` listing the choices."""
+    if reduction in REDUCTIONS:  # the common case, on every loss call
+        return reduction
     reduction = REDUCTION_ALIASES.get(reduction, reduction)
     if reduction not in REDUCTIONS:
         raise ValueError(

@@ -19,7 +19,7 @@ from spec.backends import get_ops
 from spec.inputs import Inputs, check_extras, check_inputs, check_labels
 from spec.ops import Ops, upcast_half
 from spec.params import Param, ParamSet
-from spec.reduction import REDUCTIONS, canonical_reduction, reduce_loss
+from spec.reduction import canonical_reduction, reduce_loss
 
 Tensor = Any
 
@@ -139,8 +139,7 @@ def evaluate(
             (a module import on first use) out of compiled graphs.
     """
     ops = get_ops(y_pred) if ops is None else ops
-    if reduction not in REDUCTIONS:
-        reduction = canonical_reduction(reduction)
+    reduction = canonical_reduction(reduction)
     class_axis = None
     if "class_axis" in params:
         class_axis = params["class_axis"] if params["class_axis"] is not None else default_class_axis
@@ -148,7 +147,7 @@ def evaluate(
     # follow y_pred's dtype in check_extras and reduce_loss)
     y_pred = upcast_half(ops, y_pred)
     prepared = check_inputs(ops, spec.name, spec.inputs, params, y_pred, y_true, class_axis, check_values=check_values)
-    target = upcast_half(ops, prepared.y_true) if not prepared.is_labels else prepared.y_true
+    target = upcast_half(ops, prepared.y_true)
     kwargs = spec.formula_kwargs(params)  # a copy
     if "class_axis" in kwargs:
         kwargs["class_axis"] = prepared.class_axis
